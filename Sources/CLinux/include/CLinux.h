@@ -1,0 +1,46 @@
+#ifndef CLINUX_H
+#define CLINUX_H
+// Linux-only syscalls and ioctls that Glibc's Swift overlay does not expose (they need _GNU_SOURCE or are macros).
+#include <stdint.h>
+#include <sys/types.h>
+
+/// fallocate(2). Returns 0 or -1 with errno.
+int clinux_fallocate(int fd, int mode, int64_t offset, int64_t length);
+/// posix_fallocate(3). Returns 0 or an errno value (it does not set errno).
+int clinux_posix_fallocate(int fd, int64_t offset, int64_t length);
+/// Mode bits for clinux_fallocate.
+extern const int clinux_falloc_keep_size;
+extern const int clinux_falloc_punch_hole;
+extern const int clinux_falloc_zero_range;
+
+/// lseek(2) with SEEK_DATA / SEEK_HOLE.
+int64_t clinux_seek_data(int fd, int64_t offset);
+int64_t clinux_seek_hole(int fd, int64_t offset);
+
+/// copy_file_range(2). Offsets are advanced in place.
+int64_t clinux_copy_file_range(int fd_in, int64_t *off_in, int fd_out, int64_t *off_out, uint64_t length);
+
+/// ioctl(FICLONERANGE): share `length` bytes (0 = to end) between files on a reflink filesystem.
+int clinux_clone_range(int src_fd, uint64_t src_offset, uint64_t length, int dst_fd, uint64_t dst_offset);
+/// ioctl(FICLONE): share a whole file.
+int clinux_clone_file(int src_fd, int dst_fd);
+
+/// ioctl(BLKGETSIZE64): size of a block device in bytes.
+int clinux_block_device_size(int fd, uint64_t *size);
+/// ioctl(BLKZEROOUT): make a range of a block device read as zeros.
+int clinux_block_zero_out(int fd, uint64_t offset, uint64_t length);
+/// ioctl(BLKDISCARD).
+int clinux_block_discard(int fd, uint64_t offset, uint64_t length);
+/// ioctl(BLKSSZGET): logical sector size.
+int clinux_block_sector_size(int fd, int *size);
+
+/// statfs(2): free bytes available to unprivileged users (f_bavail * f_bsize), the filesystem type, and block size.
+int clinux_statfs(const char *path, uint64_t *available_bytes, int64_t *fs_type, uint64_t *block_size);
+
+/// open(2) flag O_DIRECT.
+extern const int clinux_o_direct;
+
+/// ioctl(FS_IOC_FIEMAP): counts the file's extents and how many carry FIEMAP_EXTENT_SHARED.
+int clinux_fiemap_shared(int fd, uint64_t *extents, uint64_t *shared_extents, uint64_t *shared_bytes);
+
+#endif

@@ -1,0 +1,93 @@
+#include "CLinux.h"
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/ioctl.h>
+#include <sys/vfs.h>
+#include <linux/fs.h>
+#include <linux/falloc.h>
+#include <linux/fiemap.h>
+
+const int clinux_falloc_keep_size = FALLOC_FL_KEEP_SIZE;
+const int clinux_falloc_punch_hole = FALLOC_FL_PUNCH_HOLE;
+const int clinux_falloc_zero_range = FALLOC_FL_ZERO_RANGE;
+const int clinux_o_direct = O_DIRECT;
+
+int clinux_fallocate(int fd, int mode, int64_t offset, int64_t length) {
+    return fallocate(fd, mode, (off_t)offset, (off_t)length);
+}
+
+int clinux_posix_fallocate(int fd, int64_t offset, int64_t length) {
+    return posix_fallocate(fd, (off_t)offset, (off_t)length);
+}
+
+int64_t clinux_seek_data(int fd, int64_t offset) { return lseek(fd, (off_t)offset, SEEK_DATA); }
+int64_t clinux_seek_hole(int fd, int64_t offset) { return lseek(fd, (off_t)offset, SEEK_HOLE); }
+
+int64_t clinux_copy_file_range(int fd_in, int64_t *off_in, int fd_out, int64_t *off_out, uint64_t length) {
+    loff_t in = *off_in, out = *off_out;
+    ssize_t n = copy_file_range(fd_in, &in, fd_out, &out, (size_t)length, 0);
+    *off_in = in; *off_out = out;
+    return n;
+}
+
+int clinux_clone_range(int src_fd, uint64_t src_offset, uint64_t length, int dst_fd, uint64_t dst_offset) {
+    struct file_clone_range r = { .src_fd = src_fd, .src_offset = src_offset, .src_length = length, .dest_offset = dst_offset };
+    return ioctl(dst_fd, FICLONERANGE, &r);
+}
+
+int clinux_clone_file(int src_fd, int dst_fd) { return ioctl(dst_fd, FICLONE, src_fd); }
+
+int clinux_block_device_size(int fd, uint64_t *size) { return ioctl(fd, BLKGETSIZE64, size); }
+
+int clinux_block_zero_out(int fd, uint64_t offset, uint64_t length) {
+    uint64_t range[2] = { offset, length };
+    return ioctl(fd, BLKZEROOUT, range);
+}
+
+int clinux_block_discard(int fd, uint64_t offset, uint64_t length) {
+    uint64_t range[2] = { offset, length };
+    return ioctl(fd, BLKDISCARD, range);
+}
+
+int clinux_block_sector_size(int fd, int *size) { return ioctl(fd, BLKSSZGET, size); }
+
+int clinux_statfs(const char *path, uint64_t *available_bytes, int64_t *fs_type, uint64_t *block_size) {
+    struct statfs s;
+    if (statfs(path, &s) != 0) return -1;
+    *available_bytes = (uint64_t)s.f_bavail * (uint64_t)s.f_bsize;
+    *fs_type = (int64_t)s.f_type;
+    *block_size = (uint64_t)s.f_bsize;
+    return 0;
+}
+
+int clinux_fiemap_shared(int fd, uint64_t *extents, uint64_t *shared_extents, uint64_t *shared_bytes) {
+    enum { batch = 256 };
+    size_t size = sizeof(struct fiemap) + batch * sizeof(struct fiemap_extent);
+    struct fiemap *map = calloc(1, size);
+    if (!map) { errno = ENOMEM; return -1; }
+    uint64_t start = 0, count = 0, shared = 0, sharedBytes = 0;
+    for (;;) {
+        memset(map, 0, size);
+        map->fm_start = start;
+        map->fm_length = FIEMAP_MAX_OFFSET - start;
+        map->fm_flags = FIEMAP_FLAG_SYNC;
+        map->fm_extent_count = batch;
+        if (ioctl(fd, FS_IOC_FIEMAP, map) != 0) { int e = errno; free(map); errno = e; return -1; }
+        if (map->fm_mapped_extents == 0) break;
+        int last = 0;
+        for (unsigned i = 0; i < map->fm_mapped_extents; i++) {
+            struct fiemap_extent *e = &map->fm_extents[i];
+            count++;
+            if (e->fe_flags & FIEMAP_EXTENT_SHARED) { shared++; sharedBytes += e->fe_length; }
+            if (e->fe_flags & FIEMAP_EXTENT_LAST) last = 1;
+            start = e->fe_logical + e->fe_length;
+        }
+        if (last) break;
+    }
+    free(map);
+    *extents = count; *shared_extents = shared; *shared_bytes = sharedBytes;
+    return 0;
+}

@@ -1,0 +1,10 @@
+import DiskImportCore
+
+/// Reads one disk image and puts its guest bytes into a sink.
+public protocol DiskImageReader: AnyObject {
+    /// The guest size in bytes, when known before conversion (raw streams of unknown length report nil).
+    var virtualSize: UInt64? { get }
+
+    /// Writes every guest byte (data, zeros, holes) to `sink` and returns the guest size.
+    func convert(to sink: ExtentSink, progress: TransferProgress) throws -> UInt64
+}

@@ -1,0 +1,30 @@
+import DiskImportCore
+
+/// What `diskimport convert` (and later the pod mode) asks for.
+public struct ConvertRequest: Sendable {
+    public var source: String
+    public var target: String
+    /// Requested size (`--size`, IMPORTER_IMAGE_SIZE); the raw file grows to `min(usable, size)`.
+    public var requestedSize: UInt64?
+    public var filesystemOverhead: Double = 0.055
+    /// Follow backing files of local qcow2 images.
+    public var followBacking = true
+    /// fsync the target before declaring success.
+    public var sync = true
+
+    public init(source: String, target: String) {
+        self.source = source
+        self.target = target
+    }
+}
+
+/// What an import did, for `--json` and the termination message.
+public struct ConvertResult: Sendable {
+    public var sourceFormat: String
+    public var layers: [String]
+    public var virtualSize: UInt64
+    public var bytesRead: UInt64
+    public var bytesWritten: UInt64
+    public var scratchBytes: UInt64
+    public var seconds: Double
+}

@@ -1,0 +1,89 @@
+import Foundation
+import Testing
+
+/// Runs the built `diskimport` binary and other programs, for tests that drive the product as users do.
+enum Harness {
+    /// The binary under test: $DISKIMPORT_BIN, else the one `swift build` put next to the test bundle.
+    static let binary: String = {
+        if let path = ProcessInfo.processInfo.environment["DISKIMPORT_BIN"] { return path }
+        var dir = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+        for _ in 0..<4 {
+            let candidate = dir.appendingPathComponent("diskimport").path
+            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+            dir.deleteLastPathComponent()
+        }
+        return ".build/debug/diskimport"
+    }()
+
+    struct Result {
+        var status: Int32
+        var stdout: String
+        var stderr: String
+    }
+
+    /// Runs `executable` with `arguments`; output is captured through files so large output cannot block a pipe.
+    @discardableResult
+    static func run(_ executable: String, _ arguments: [String], environment: [String: String]? = nil) throws -> Result {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable.hasPrefix("/") || executable.hasPrefix(".") ? executable : "/usr/bin/env")
+        process.arguments = executable.hasPrefix("/") || executable.hasPrefix(".") ? arguments : [executable] + arguments
+        if let environment { process.environment = environment }
+        let dir = try TemporaryDirectory()
+        let out = dir.path + "/stdout", err = dir.path + "/stderr"
+        _ = FileManager.default.createFile(atPath: out, contents: nil)
+        _ = FileManager.default.createFile(atPath: err, contents: nil)
+        process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: out))
+        process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: err))
+        try process.run()
+        process.waitUntilExit()
+        return Result(status: process.terminationStatus,
+                      stdout: (try? String(contentsOfFile: out, encoding: .utf8)) ?? "",
+                      stderr: (try? String(contentsOfFile: err, encoding: .utf8)) ?? "")
+    }
+
+    /// Runs diskimport.
+    @discardableResult
+    static func diskimport(_ arguments: String...) throws -> Result { try run(binary, arguments) }
+
+    /// Runs a helper program (qemu-img, gzip …) that must succeed.
+    @discardableResult
+    static func tool(_ executable: String, _ arguments: String...) throws -> Result {
+        let result = try run(executable, arguments)
+        if result.status != 0 {
+            throw HarnessError("\(executable) \(arguments.joined(separator: " ")) failed (\(result.status)): \(result.stderr)")
+        }
+        return result
+    }
+}
+
+struct HarnessError: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// A directory under the system temporary directory, removed when the value is released.
+final class TemporaryDirectory {
+    let path: String
+
+    init() throws {
+        let base = ProcessInfo.processInfo.environment["TMPDIR"] ?? "/tmp"
+        path = base + "/diskimport-test-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    }
+
+    func file(_ name: String) -> String { path + "/" + name }
+
+    deinit { try? FileManager.default.removeItem(atPath: path) }
+}
+
+/// Byte-for-byte file comparison, and allocated size.
+enum Files {
+    static func identical(_ a: String, _ b: String) throws -> Bool {
+        try Harness.run("cmp", ["-s", a, b]).status == 0
+    }
+
+    static func allocatedBytes(_ path: String) throws -> UInt64 {
+        let out = try Harness.tool("stat", "-c", "%b %B", path).stdout.split(separator: " ")
+        return UInt64(out[0])! * UInt64(out[1].trimmingCharacters(in: .whitespacesAndNewlines))!
+    }
+}
