@@ -1,4 +1,5 @@
 import DiskImportCore
+import Fetch
 
 /// What `diskimport convert` (and later the pod mode) asks for.
 public struct ConvertRequest: Sendable {
@@ -11,6 +12,10 @@ public struct ConvertRequest: Sendable {
     public var followBacking = true
     /// fsync the target before declaring success.
     public var sync = true
+    /// How to reach http(s) sources: trust, credentials, headers, proxy, retries.
+    public var network = HTTPOptions()
+    /// The expected digest of the source bytes as downloaded (`--checksum`).
+    public var checksum: Checksum?
 
     public init(source: String, target: String) {
         self.source = source

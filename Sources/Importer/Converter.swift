@@ -10,6 +10,8 @@ public final class Converter {
     private let request: ConvertRequest
     private let progress: TransferProgress
     private let phases: PhaseRunner
+    /// Verifies `request.checksum` once the transfer has consumed the source.
+    private var checksumStream: ChecksumStream?
 
     public init(request: ConvertRequest, progress: TransferProgress = TransferProgress(), logger: Logger = Log.logger("import")) {
         self.request = request
@@ -23,7 +25,11 @@ public final class Converter {
         let size = reader.virtualSize ?? request.requestedSize ?? 0
         progress.setGuestTotal(size)
         let target = try FileTarget(path: request.target, size: size, progress: progress)
-        let guestSize = try phases.run(.transfer) { try reader.convert(to: target, progress: progress) }
+        let guestSize = try phases.run(.transfer) {
+            let size = try reader.convert(to: target, progress: progress)
+            try checksumStream?.verify()
+            return size
+        }
         try phases.run(.resize) {
             let finalSize = max(guestSize, request.requestedSize ?? 0)
             try target.resize(to: finalSize)
@@ -37,11 +43,27 @@ public final class Converter {
 
     /// Sniffs the source layer by layer and returns the image reader and the layer names, outermost first.
     func openReader() throws -> (DiskImageReader, [String]) {
-        guard case .file(let path) = SourceLocation(request.source) else {
-            throw DiskImportError.unsupported("\(SourceLocation(request.source)): network sources are not supported yet")
+        var source: ByteStream
+        let sourceLength: UInt64?
+        switch SourceLocation(request.source) {
+        case .file(let path):
+            let file = try LocalFile(path: path)
+            source = file.stream()
+            sourceLength = file.length
+        case .http(let url):
+            // Streamed: the download runs on its own thread, resumes dropped connections, and overlaps decoding.
+            let body = try HTTPStream(client: HTTPClient(options: request.network), url: url)
+            source = body
+            sourceLength = body.expectedLength
+        case .registry(let reference):
+            throw DiskImportError.unsupported("docker://\(reference): registry sources are not supported yet")
         }
-        let file = try LocalFile(path: path)
-        var stream = PeekableStream(CountingStream(file.stream(), progress: progress))
+        if let checksum = request.checksum {
+            let verifying = try ChecksumStream(source, expected: checksum)
+            checksumStream = verifying
+            source = verifying
+        }
+        var stream = PeekableStream(CountingStream(source, progress: progress))
         var layers: [String] = []
         while true {
             switch FormatSniffer.detect(head: try stream.peek(FormatSniffer.headLength)) {
@@ -58,7 +80,7 @@ public final class Converter {
                 throw DiskImportError.unsupported("qcow2 is not supported yet")
             case .image(.raw):
                 layers.append("raw")
-                return (RawStreamReader(stream: stream, virtualSize: layers.count == 1 ? file.length : nil), layers)
+                return (RawStreamReader(stream: stream, virtualSize: layers.count == 1 ? sourceLength : nil), layers)
             }
         }
     }

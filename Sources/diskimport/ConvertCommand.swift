@@ -7,7 +7,7 @@ struct ConvertCommand: ParsableCommand {
         commandName: "convert",
         abstract: "Convert SOURCE (a path) into TARGET (a regular file or a block device) as raw.")
 
-    @Argument(help: "The image to import: a local path.")
+    @Argument(help: "The image to import: a local path or an http(s):// URL.")
     var source: String
 
     @Argument(help: "Where to write the raw disk: a file (created sparse) or an existing block device.")
@@ -22,6 +22,8 @@ struct ConvertCommand: ParsableCommand {
     @Flag(help: "Print one JSON summary at the end.")
     var json = false
 
+    @OptionGroup var network: NetworkOptions
+
     @OptionGroup var common: CommonOptions
 
     func run() throws {
@@ -30,6 +32,8 @@ struct ConvertCommand: ParsableCommand {
             var request = ConvertRequest(source: source, target: target)
             request.requestedSize = try size.map(Quantity.bytes)
             request.filesystemOverhead = filesystemOverhead
+            request.network = try network.httpOptions()
+            request.checksum = try network.expectedChecksum()
             let result = try Converter(request: request).run()
             if json {
                 print(JSON.object([
