@@ -45,6 +45,7 @@ let package = Package(
         ]),
 
         .testTarget(name: "DiskImportCoreTests", dependencies: ["DiskImportCore"]),
+        .testTarget(name: "FetchTests", dependencies: ["Fetch"]),
         .testTarget(name: "IntegrationTests", dependencies: ["DiskImportCore"]),
     ],
     swiftLanguageModes: [.v6]

@@ -158,6 +158,7 @@ final class StreamDownload: WorkerThread.Job, TransferReceiver, @unchecked Senda
                 return reject("\(changed) (length \(total) became \(now))", retryable: false)
             }
             if original.strongETag != nil && head.strongETag == original.strongETag {
+                client.logger.info("\(DisplayURL.host(baseRequest.url)) does not resume ranges: reading again from the start and dropping the first \(delivered) bytes (same ETag)")
                 toDiscard = delivered   // the same representation: the prefix is the same bytes
                 return true
             }
