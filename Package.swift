@@ -42,6 +42,7 @@ let package = Package(
         .target(name: "Importer", dependencies: ["DiskImportCore", "Fetch", "Codecs", "DiskImage", "Target"]),
         .target(name: "CronController", dependencies: [
             "DiskImportCore", "Importer", "Fetch",
+            .product(name: "SystemPackage", package: "swift-system"),
             .product(name: "Yams", package: "Yams"),
         ]),
         .executableTarget(name: "diskimport", dependencies: [
