@@ -115,6 +115,7 @@ struct YAMLFields {
         let unknown = keys.filter { !known.contains($0) && !ignored.contains($0) }
         guard !unknown.isEmpty else { return }
         let names = unknown.map(fieldPath).joined(separator: ", ")
-        diagnostics.warn("\(diagnostics.location(node)): \(owner): unknown field\(unknown.count > 1 ? "s" : "") \(names) ignored")
+        let firstKey = mapping.keys.first { $0.scalar?.string == unknown[0] }
+        diagnostics.warn("\(diagnostics.location(firstKey ?? node)): \(owner): unknown field\(unknown.count > 1 ? "s" : "") \(names) ignored")
     }
 }
