@@ -52,7 +52,9 @@ let package = Package(
         ]),
 
         .testTarget(name: "DiskImportCoreTests", dependencies: ["DiskImportCore"]),
-        .testTarget(name: "CronControllerTests", dependencies: ["CronController", "DiskImportCore"]),
+        .testTarget(name: "CronControllerTests", dependencies: [
+            "CronController", "DiskImportCore", .product(name: "Logging", package: "swift-log"),
+        ]),
         .testTarget(name: "IntegrationTests", dependencies: ["DiskImportCore"]),
     ],
     swiftLanguageModes: [.v6]

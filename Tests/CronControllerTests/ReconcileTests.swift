@@ -1,5 +1,6 @@
 import DiskImportCore
 import Foundation
+import Logging
 import Testing
 
 @testable import CronController
@@ -86,6 +87,9 @@ func configOf(_ crons: DataImportCron...) -> CronConfig {
     return config
 }
 
+/// The controller's progress lines would only be noise in test output.
+let quietLogger = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
+
 /// One controller over a scratch STORAGE with the two fakes.
 struct Fixture {
     let storage: ScratchStorage
@@ -97,7 +101,7 @@ struct Fixture {
     init(parallel: Int = 1) throws {
         storage = try ScratchStorage()
         controller = try DataImportCronController(storage: storage.path, digestSource: registry, importer: importer,
-                                                  secrets: SecretsDirectory(root: nil), parallel: parallel)
+                                                  secrets: SecretsDirectory(root: nil), parallel: parallel, logger: quietLogger)
     }
 
     @discardableResult

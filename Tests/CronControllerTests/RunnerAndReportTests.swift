@@ -52,7 +52,7 @@ import Testing
         var clock = time("2026-11-23T09:00:00Z")
         var sleeps: [Int64] = []
         var ticks = 0
-        try CronRunner(controller: f.controller, configPath: path).run(
+        try CronRunner(controller: f.controller, configPath: path, logger: quietLogger).run(
             initial: try CronConfigLoader.load(path: path),
             clock: { clock },
             sleep: { seconds in
