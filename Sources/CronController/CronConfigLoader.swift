@@ -83,9 +83,19 @@ public enum CronConfigLoader {
             }
             let (settings, templates) = try HyperConvergedSettings.read(node, d)
             config.hyperConverged = settings
+            let system = try CommonTemplates.builtIn()
+            let systemNames = Set(system.map(\.name))
+            var user: [DataImportCron] = [], disabled: Set<String> = []
             for item in templates {
-                config.crons.append(try readCron(item, kind: "dataImportCronTemplates entry", d))
+                let metadata = item.mapping?["metadata"]?.mapping
+                if let name = metadata?["name"]?.scalar?.string, systemNames.contains(name),
+                   metadata?["annotations"]?.mapping?[CommonTemplates.enableAnnotation]?.scalar?.string.lowercased() == "false" {
+                    disabled.insert(name)
+                    continue
+                }
+                user.append(try readCron(item, kind: "dataImportCronTemplates entry", d))
             }
+            config.crons += CommonTemplates.resolve(userTemplates: user, disabled: disabled, settings: settings, system: system)
         case let other?:
             throw DiskImportError.usage("\(d.location(node)): kind \(other) is not a DataImportCron, List or HyperConverged")
         }

@@ -88,10 +88,20 @@ public final class DataImportCronController: Sendable {
     }
 
     /// A cron gone from the configuration: with `retentionPolicy: None` its volumes and DataSource go too (CDI's
-    /// cleanup of objects labelled for it); with `All` they stay, and only its status is forgotten.
+    /// cleanup of objects labelled for it); with `All` they stay, and only its status is forgotten. A system-defined
+    /// boot source that was turned off keeps its volumes and has its DataSource reset.
     private func cleanUpDeletedCrons(keeping configured: Set<String>) throws {
         for status in try store.crons() where !configured.contains(status.name) {
-            if status.retentionPolicy == .none {
+            if status.commonTemplate {
+                // A system-defined boot source turned off (feature gate, or its enable annotation): as HCO does,
+                // its DataSource is reset to point at nothing and its imported volumes are kept.
+                if var dataSource = try store.dataSource(status.managedDataSource), dataSource.cron == status.name {
+                    logger.info("\(status.name) is no longer enabled: DataSource \(dataSource.name) reset; volumes kept")
+                    dataSource.volume = nil
+                    dataSource.ready = false
+                    try store.save(dataSource)
+                }
+            } else if status.retentionPolicy == .none {
                 for volume in try store.volumes() where volume.cron == status.name {
                     logger.info("\(status.name) was deleted with retentionPolicy None: deleting volume \(volume.name)")
                     try store.removeVolume(volume.name)
