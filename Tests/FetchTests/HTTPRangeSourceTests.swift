@@ -77,3 +77,22 @@ struct HTTPRangeSourceTests {
         }
     }
 }
+
+@Suite(.enabled(if: FetchFixtures.available, "needs DISKIMPORT_FIXTURES (scripts/test starts the servers)"))
+struct HTTPFetchTests {
+    @Test func smallResponsesComeBackWithAnyStatus() throws {
+        let client = try FetchFixtures.client()
+        let ok = try client.fetch(FetchFixtures.url("disk.raw"), method: .head)
+        #expect(ok.head.status == 200 && ok.body.isEmpty && ok.head.contentLength == 4_259_840)
+        let denied = try client.fetch(FetchFixtures.url("private/disk.raw"))
+        #expect(denied.head.status == 401 && denied.head["www-authenticate"]?.hasPrefix("Basic") == true)
+        let registry = try client.fetch("https://127.0.0.1:\(FetchFixtures.values?["REG_BASIC_PORT"] ?? "0")/v2/")
+        #expect(registry.head.status == 401 && registry.head["www-authenticate"] != nil)
+    }
+
+    @Test func aBodyOverTheLimitIsRefused() throws {
+        #expect(throws: DiskImportError.self) {
+            _ = try FetchFixtures.client().fetch(FetchFixtures.url("disk.raw"), limit: 1 << 20)
+        }
+    }
+}
