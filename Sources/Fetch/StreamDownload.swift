@@ -65,8 +65,6 @@ final class StreamDownload: WorkerThread.Job, TransferReceiver, @unchecked Senda
             case .completed(let head):
                 if let short = truncation(head) {
                     failure = short
-                } else if let bad = callbackFailure {
-                    failure = bad   // a head the receiver accepted cannot fail, but keep the reason if it did
                 } else {
                     flush()
                     queue.finish(nil)
