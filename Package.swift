@@ -36,11 +36,11 @@ let package = Package(
         ]),
         .target(name: "Codecs", dependencies: ["DiskImportCore", "CZlib", "CLzma", "CZstd", "CDeflate", "CArchive"]),
         .target(name: "Fetch", dependencies: ["DiskImportCore", "Codecs", "CCurl", "COpenSSL"]),
-        .target(name: "DiskImage", dependencies: ["DiskImportCore", "Codecs"]),
+        .target(name: "DiskImage", dependencies: ["DiskImportCore", "Codecs", "CLinux"]),
         .target(name: "Target", dependencies: ["DiskImportCore", "CLinux"]),
         .target(name: "Importer", dependencies: ["DiskImportCore", "Fetch", "Codecs", "DiskImage", "Target"]),
         .executableTarget(name: "diskimport", dependencies: [
-            "Importer",
+            "Importer", "Target",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
