@@ -27,23 +27,36 @@ public final class RawFileReader: DiskImageReader {
         let size = virtualSize ?? file.length
         progress.setSourceTotal(file.length)
         var position: UInt64 = 0
-        try forEachDataExtent { extent in
-            if extent.lowerBound > position {
-                try zeros(sink, position, extent.lowerBound - position, progress)
-            }
-            var offset = extent.lowerBound
-            while offset < extent.upperBound {
-                let count = min(pieceSize, extent.upperBound - offset)
+        var pending: Range<UInt64>? = nil
+        func flush(_ range: Range<UInt64>) throws {
+            if range.lowerBound > position { try zeros(sink, position, range.lowerBound - position, progress) }
+            var offset = range.lowerBound
+            while offset < range.upperBound {
+                let count = min(pieceSize, range.upperBound - offset)
                 try sink.copy(from: file.descriptor, sourceOffset: offset, to: offset, length: count)
                 progress.addSourceBytes(count)
                 progress.addGuestBytes(count)
                 offset += count
             }
-            position = extent.upperBound
+            position = range.upperBound
         }
+        try forEachDataExtent { extent in
+            // Short holes between extents travel with the data: the target skips their zeros anyway, and one
+            // call per extent of a finely fragmented file costs more than reading a little hole.
+            if let current = pending, extent.lowerBound - current.upperBound < Self.mergeGap {
+                pending = current.lowerBound..<extent.upperBound
+                return
+            }
+            if let current = pending { try flush(current) }
+            pending = extent
+        }
+        if let current = pending { try flush(current) }
         if size > position { try zeros(sink, position, size - position, progress) }
         return size
     }
+
+    /// Holes shorter than this between two data extents are copied with them.
+    static let mergeGap: UInt64 = 1 << 20
 
     private func zeros(_ sink: ExtentSink, _ offset: UInt64, _ length: UInt64, _ progress: TransferProgress) throws {
         try sink.writeZeros(at: offset, length: length)
