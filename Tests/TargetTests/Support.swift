@@ -166,3 +166,14 @@ enum FileFacts {
         try handle.write(contentsOf: Data(bytes))
     }
 }
+
+/// Where two byte arrays first differ, or nil when they are equal: `#expect(firstDifference(a, b) == nil)` fails
+/// with one short line instead of printing megabytes.
+func firstDifference(_ actual: [UInt8], _ expected: [UInt8]) -> String? {
+    let common = min(actual.count, expected.count)
+    if let i = (0..<common).first(where: { actual[$0] != expected[$0] }) ?? (actual.count != expected.count ? common : nil) {
+        let got = i < actual.count ? String(actual[i]) : "end", want = i < expected.count ? String(expected[i]) : "end"
+        return "first difference at offset \(i): \(got) instead of \(want) (lengths \(actual.count) and \(expected.count))"
+    }
+    return nil
+}
