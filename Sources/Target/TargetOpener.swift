@@ -30,7 +30,7 @@ public enum TargetOpener {
         var st = Glibc.stat()
         if lstat(path, &st) != 0 {
             let e = Errno(rawValue: errno)
-            guard e == .noSuchFileOrDirectory else { throw DiskImportError.io("stat target", path, e) }
+            guard e == .noSuchFileOrDirectory || e == .notDirectory else { throw DiskImportError.io("stat target", path, e) }
             try checkDirectory(of: path)
             return try openFile(path: path, finalPath: path, options: options, progress: progress)
         }
