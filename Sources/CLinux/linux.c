@@ -124,6 +124,12 @@ static void cleanup_on_signal(int sig) {
 }
 
 static void cleanup_install(void) {
+    // A parent may hand us a mask that blocks these (Foundation's Process on Linux passes on the blocked mask of the
+    // thread that spawns): a handler that is never delivered protects nothing, so unblock them here.
+    sigset_t unblock;
+    sigemptyset(&unblock);
+    for (size_t i = 0; i < sizeof cleanup_signals / sizeof cleanup_signals[0]; i++) sigaddset(&unblock, cleanup_signals[i]);
+    pthread_sigmask(SIG_UNBLOCK, &unblock, NULL);
     for (size_t i = 0; i < sizeof cleanup_signals / sizeof cleanup_signals[0]; i++) {
         struct sigaction old;
         // Leave a signal that the parent asked us to ignore (nohup, background jobs) ignored.

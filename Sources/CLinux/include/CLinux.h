@@ -52,7 +52,7 @@ int clinux_unmap(void *address, uint64_t length);
 /// Temporary files removed when the process is interrupted: SIGINT, SIGTERM, SIGHUP or SIGQUIT unlink(2) every
 /// registered path, then the signal is re-raised with its default action (so the exit status still says why).
 /// Registers `path` (copied); returns a slot for clinux_cleanup_unregister, or -1 when the table is full or the path
-/// is too long. Installs the handlers on first use.
+/// is too long. Installs the handlers on first use (and unblocks those signals in the calling thread).
 int clinux_cleanup_register(const char *path);
 /// Forgets a slot from clinux_cleanup_register (the file is kept).
 void clinux_cleanup_unregister(int slot);
