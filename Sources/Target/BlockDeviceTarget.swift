@@ -12,7 +12,8 @@ import Glibc
 /// Every range of the disk that the reader does not store as data ends up zeroed: zero ranges and long zero runs
 /// inside data with ioctl(BLKZEROOUT) (which the kernel turns into WRITE ZEROES without unmapping, or writes of
 /// zero pages), and at `finish` every range nobody mentioned, found from the coverage the writes recorded.
-/// The device is opened with O_EXCL, so a mounted or otherwise claimed device is refused.
+/// The device is opened with O_EXCL, so a mounted or otherwise claimed device is refused. Data goes through
+/// `DirectWriter` (O_DIRECT).
 public final class BlockDeviceTarget: DiskTarget, @unchecked Sendable {
     public var kind: TargetKind { .blockDevice }
     public let path: String
@@ -20,6 +21,7 @@ public final class BlockDeviceTarget: DiskTarget, @unchecked Sendable {
     public let deviceSize: UInt64
 
     private let fd: FileDescriptor
+    private let writer: DirectWriter
     private let preallocation: PreallocationMode
     private let progress: TransferProgress
     private let coverage = Mutex(CoverageSet())
@@ -47,6 +49,7 @@ public final class BlockDeviceTarget: DiskTarget, @unchecked Sendable {
             throw DiskImportError.io("open block device", path, e)
         }
         fd = FileDescriptor(rawValue: raw)
+        writer = DirectWriter(buffered: fd, path: path)
         do {
             deviceSize = try BlockDevice.size(of: fd)
         } catch {
@@ -73,7 +76,7 @@ public final class BlockDeviceTarget: DiskTarget, @unchecked Sendable {
             if isZero {
                 try zeroOut(at: at, length: UInt64(range.count))
             } else {
-                try TargetIO.writeAll(fd, UnsafeRawBufferPointer(rebasing: bytes[range]), at: at, path: path)
+                try writer.store(UnsafeRawBufferPointer(rebasing: bytes[range]), at: at)
                 written += UInt64(range.count)
             }
         }
@@ -94,7 +97,7 @@ public final class BlockDeviceTarget: DiskTarget, @unchecked Sendable {
         try LocalRangeScan.forEachRun(file: file, sourceOffset: sourceOffset, guestOffset: offset, length: length,
                                       minimumZeroRun: Self.minimumZeroOutRun) { run in
             if let data = run.data {
-                try TargetIO.writeAll(fd, data, at: run.guestOffset, path: path)
+                try writer.store(data, at: run.guestOffset)
                 written += run.length
             } else {
                 try zeroOut(at: run.guestOffset, length: run.length)
@@ -115,7 +118,7 @@ public final class BlockDeviceTarget: DiskTarget, @unchecked Sendable {
 
     /// fsync(2): the data and the zeroed ranges reach the device.
     public func commit(sync: Bool) throws {
-        if sync { try TargetIO.sync(fd, path: path) }
+        if sync { try writer.sync() }
     }
 
     /// Nothing to undo: the device keeps what was written.
@@ -165,7 +168,7 @@ public final class BlockDeviceTarget: DiskTarget, @unchecked Sendable {
         var done: UInt64 = 0
         while done < length {
             let count = Int(min(UInt64(ZeroPage.size), length - done))
-            try TargetIO.writeAll(fd, UnsafeRawBufferPointer(rebasing: ZeroPage.buffer[..<count]), at: offset + done, path: path)
+            try writer.store(UnsafeRawBufferPointer(rebasing: ZeroPage.buffer[..<count]), at: offset + done)
             done += UInt64(count)
         }
         progress.addWrittenBytes(length)
