@@ -36,7 +36,7 @@ let package = Package(
         ]),
         .target(name: "Codecs", dependencies: ["DiskImportCore", "CZlib", "CLzma", "CZstd", "CDeflate", "CArchive"]),
         .target(name: "Fetch", dependencies: ["DiskImportCore", "Codecs", "CCurl", "COpenSSL"]),
-        .target(name: "DiskImage", dependencies: ["DiskImportCore", "Codecs"]),
+        .target(name: "DiskImage", dependencies: ["DiskImportCore", "Codecs", "CLinux", "CZlib", "CZstd", "CDeflate"]),
         .target(name: "Target", dependencies: ["DiskImportCore", "CLinux"]),
         .target(name: "Importer", dependencies: ["DiskImportCore", "Fetch", "Codecs", "DiskImage", "Target"]),
         .executableTarget(name: "diskimport", dependencies: [
@@ -45,6 +45,7 @@ let package = Package(
         ]),
 
         .testTarget(name: "DiskImportCoreTests", dependencies: ["DiskImportCore"]),
+        .testTarget(name: "DiskImageTests", dependencies: ["DiskImage", "DiskImportCore"]),
         .testTarget(name: "IntegrationTests", dependencies: ["DiskImportCore"]),
     ],
     swiftLanguageModes: [.v6]

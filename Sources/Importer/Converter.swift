@@ -54,8 +54,13 @@ public final class Converter {
                 throw DiskImportError.unsupported("tar archives are not supported yet")
             case .unsupported(let name):
                 throw DiskImportError.unsupported("unsupported format \(name)")
+            case .image(.qcow2) where layers.isEmpty:
+                // A plain local qcow2: random access. Progress follows guest bytes, not the sniffing stream.
+                progress.setSourceTotal(0)
+                layers.append("qcow2")
+                return (try Qcow2Reader(file: file, followBacking: request.followBacking), layers)
             case .image(.qcow2):
-                throw DiskImportError.unsupported("qcow2 is not supported yet")
+                throw DiskImportError.unsupported("qcow2 inside \(layers.joined(separator: "/")) is not supported yet")
             case .image(.raw):
                 layers.append("raw")
                 return (RawStreamReader(stream: stream, virtualSize: layers.count == 1 ? file.length : nil), layers)
