@@ -45,7 +45,7 @@ let package = Package(
         ]),
 
         .testTarget(name: "DiskImportCoreTests", dependencies: ["DiskImportCore"]),
-        .testTarget(name: "DiskImageTests", dependencies: ["DiskImage", "DiskImportCore"]),
+        .testTarget(name: "DiskImageTests", dependencies: ["DiskImage", "DiskImportCore", "CZlib", "CZstd"]),
         .testTarget(name: "IntegrationTests", dependencies: ["DiskImportCore"]),
     ],
     swiftLanguageModes: [.v6]

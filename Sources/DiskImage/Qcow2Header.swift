@@ -11,6 +11,8 @@ public struct Qcow2Header: Sendable, Equatable {
     public static let maxL1Bytes: UInt64 = 32 << 20
     /// qemu's QCOW_MAX_REFTABLE_SIZE.
     static let maxRefcountTableBytes: UInt64 = 8 << 20
+    /// qemu refuses reads that end past 2^63 - 1 GiB (BDRV_MAX_LENGTH); tables it must read may not lie beyond.
+    static let maxReadableOffset: UInt64 = UInt64(Int64.max) - (1 << 30) + 1
     /// qemu's QCOW_MAX_SNAPSHOTS times sizeof(QCowSnapshotHeader).
     static let maxSnapshotTableBytes: UInt64 = 65536 * 40
     /// Bytes of the fixed header that a version 2 image has.
@@ -161,7 +163,7 @@ public struct Qcow2Header: Sendable, Equatable {
         try Self.validateTable(offset: refcountTableOffset, entries: UInt64(refcountTableClusters), entryBytes: clusterSize,
                                maxBytes: Self.maxRefcountTableBytes, what: "refcount table", clusterSize: clusterSize, corrupt)
         try Self.validateTable(offset: snapshotsOffset, entries: UInt64(snapshotCount), entryBytes: 40,
-                               maxBytes: Self.maxSnapshotTableBytes, what: "snapshot table", clusterSize: clusterSize, corrupt)
+                               maxBytes: Self.maxSnapshotTableBytes, what: "snapshot table", clusterSize: clusterSize, readAtOpen: false, corrupt)
         try Self.validateTable(offset: l1TableOffset, entries: UInt64(l1Size), entryBytes: 8,
                                maxBytes: Self.maxL1Bytes, what: "active L1 table", clusterSize: clusterSize, corrupt)
         // The L1 table must cover the virtual size (qemu's size_to_l1).
@@ -186,13 +188,16 @@ public struct Qcow2Header: Sendable, Equatable {
 
     /// qemu's `qcow2_validate_table`: the table fits its limit, ends below 2^63, and starts on a cluster boundary.
     static func validateTable(offset: UInt64, entries: UInt64, entryBytes: UInt64, maxBytes: UInt64, what: String,
-                              clusterSize: UInt64, _ corrupt: (String) -> DiskImportError) throws {
+                              clusterSize: UInt64, readAtOpen: Bool = true, _ corrupt: (String) -> DiskImportError) throws {
         guard entries <= maxBytes / entryBytes else {
             throw corrupt("\(what) too large (\(entries) entries of \(entryBytes) bytes; the limit is \(maxBytes) bytes)")
         }
         let bytes = entries * entryBytes
         guard UInt64(Int64.max) - bytes >= offset, offset % clusterSize == 0 else {
             throw corrupt("\(what) offset 0x\(String(offset, radix: 16)) is invalid")
+        }
+        if readAtOpen && bytes > 0 && offset + bytes > maxReadableOffset {
+            throw corrupt("\(what) at 0x\(String(offset, radix: 16)) lies beyond the largest readable file offset")
         }
     }
 

@@ -32,7 +32,7 @@ final class Qcow2Image: ChainLayer {
         self.source = source
         header = try Qcow2Image.readHeader(from: source)
         guestSize = header.guestSize
-        decoder = Qcow2EntryDecoder(header: header)
+        decoder = Qcow2EntryDecoder(header: header, name: source.displayName)
         clusterBits = UInt64(header.clusterBits)
         l2Bits = UInt64(header.l2Bits)
         entryBytes = Int(header.l2EntryBytes)
@@ -145,7 +145,7 @@ final class Qcow2Image: ChainLayer {
         let entry = UInt64(bigEndian: base.loadUnaligned(fromByteOffset: slot * entryBytes, as: UInt64.self))
         let bitmap = entryBytes == 16 ? UInt64(bigEndian: base.loadUnaligned(fromByteOffset: slot * 16 + 8, as: UInt64.self)) : 0
         return try decoder.decode(entry, bitmap: bitmap,
-                                  where: "\(source.displayName): L2 table at 0x\(String(tableOffset, radix: 16)) entry \(index)")
+                                  where: "L2 table at 0x\(String(tableOffset, radix: 16)) entry \(index)")
     }
 
     /// The L1 entry at `index` (0 past the table: the header check guarantees the table covers the guest size).

@@ -36,8 +36,11 @@ struct Qcow2EntryDecoder {
     let compressedShift: UInt64
     let compressedOffsetMask: UInt64
     let compressedSectorMask: UInt64
+    /// The image's name, for errors.
+    let name: String
 
-    init(header: Qcow2Header) {
+    init(header: Qcow2Header, name: String) {
+        self.name = name
         clusterBits = header.clusterBits
         version = header.version
         extendedL2 = header.hasExtendedL2
@@ -61,12 +64,12 @@ struct Qcow2EntryDecoder {
             let zero = UInt32(truncatingIfNeeded: bitmap >> 32)
             if host == 0 {
                 if allocated != 0 {
-                    throw DiskImportError.corrupt("qcow2: \(location()): subclusters marked allocated in an unallocated cluster (invalid subcluster bitmap 0x\(String(bitmap, radix: 16)))")
+                    throw DiskImportError.corrupt("\(name): qcow2: \(location()): subclusters marked allocated in an unallocated cluster (invalid subcluster bitmap 0x\(String(bitmap, radix: 16)))")
                 }
                 return zero == 0 ? .unallocated : zero == .max ? .zero : .subclusters(host: 0, allocated: 0, zero: zero)
             }
             if allocated & zero != 0 {
-                throw DiskImportError.corrupt("qcow2: \(location()): subclusters marked both allocated and zero (invalid subcluster bitmap 0x\(String(bitmap, radix: 16)))")
+                throw DiskImportError.corrupt("\(name): qcow2: \(location()): subclusters marked both allocated and zero (invalid subcluster bitmap 0x\(String(bitmap, radix: 16)))")
             }
             if host & clusterMask != 0 { throw unaligned(host, location()) }
             if zero == .max { return .zero }
@@ -76,7 +79,7 @@ struct Qcow2EntryDecoder {
         }
         if entry & Self.zeroFlag != 0 {
             if version < 3 {
-                throw DiskImportError.corrupt("qcow2: \(location()): zero cluster flag in a version 2 image")
+                throw DiskImportError.corrupt("\(name): qcow2: \(location()): zero cluster flag in a version 2 image")
             }
             if host & clusterMask != 0 { throw unaligned(host, location()) }
             return .zero
@@ -87,6 +90,6 @@ struct Qcow2EntryDecoder {
     }
 
     private func unaligned(_ host: UInt64, _ location: String) -> DiskImportError {
-        .corrupt("qcow2: \(location): cluster offset 0x\(String(host, radix: 16)) is not aligned to the cluster size")
+        .corrupt("\(name): qcow2: \(location): cluster offset 0x\(String(host, radix: 16)) is not aligned to the cluster size")
     }
 }

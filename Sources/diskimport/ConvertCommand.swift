@@ -19,6 +19,9 @@ struct ConvertCommand: ParsableCommand {
     @Option(help: "Fraction of the filesystem kept free for its own overhead.")
     var filesystemOverhead: Double = 0.055
 
+    @Flag(help: "Refuse images that have a backing file instead of reading through it.")
+    var noBacking = false
+
     @Flag(help: "Print one JSON summary at the end.")
     var json = false
 
@@ -30,6 +33,7 @@ struct ConvertCommand: ParsableCommand {
             var request = ConvertRequest(source: source, target: target)
             request.requestedSize = try size.map(Quantity.bytes)
             request.filesystemOverhead = filesystemOverhead
+            request.followBacking = !noBacking
             let result = try Converter(request: request).run()
             if json {
                 print(JSON.object([
