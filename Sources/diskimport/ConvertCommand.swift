@@ -22,6 +22,9 @@ struct ConvertCommand: ParsableCommand {
     @Flag(help: "Refuse images that have a backing file instead of reading through it.")
     var noBacking = false
 
+    @Flag(inversion: .prefixedNo, help: "fsync the target before reporting success.")
+    var sync = true
+
     @Flag(help: "Print one JSON summary at the end.")
     var json = false
 
@@ -34,6 +37,7 @@ struct ConvertCommand: ParsableCommand {
             request.requestedSize = try size.map(Quantity.bytes)
             request.filesystemOverhead = filesystemOverhead
             request.followBacking = !noBacking
+            request.sync = sync
             let result = try Converter(request: request).run()
             if json {
                 print(JSON.object([
