@@ -12,16 +12,33 @@ enum Qcow2TransferOperation: Sendable {
     case zeros(guest: UInt64, length: UInt64)
     /// `length` bytes of `source` at `host` go to `guest`; the range lies inside the source.
     case data(source: RandomAccessSource, host: UInt64, guest: UInt64, length: UInt64)
+    /// The first `count` bytes of `buffer` go to `guest` (the streaming reader's data, already read).
+    case bytes(Qcow2OwnedBuffer, count: Int, guest: UInt64)
 }
 
-/// Compressed clusters of one image whose bytes lie close together in the file.
+/// Heap bytes handed from the thread that filled them to the worker that writes them, freed with the last reference.
+final class Qcow2OwnedBuffer: @unchecked Sendable {
+    let bytes: UnsafeMutableRawBufferPointer
+
+    init(capacity: Int) { bytes = .allocate(byteCount: max(1, capacity), alignment: 4096) }
+    deinit { bytes.deallocate() }
+}
+
+/// Compressed clusters whose bytes lie close together: in a file (one pread of the span fetches them all), or
+/// already in memory (the streaming reader).
 struct Qcow2CompressedBatch: Sendable {
-    var source: RandomAccessSource
+    enum Input: Sendable {
+        /// Item host offsets are file offsets; `spanStart..<spanEnd` covers every item.
+        case file(RandomAccessSource, spanStart: UInt64, spanEnd: UInt64)
+        /// Item host offsets are offsets into the buffer.
+        case memory(Qcow2OwnedBuffer)
+    }
+
+    var input: Input
+    /// The image's name, for errors.
+    var name: String
     var clusterSize: Int
     var type: Qcow2CompressionType
-    /// The file range covering every item's bytes.
-    var spanStart: UInt64
-    var spanEnd: UInt64
     var items: [Item]
 
     struct Item: Sendable {
@@ -84,16 +101,29 @@ final class Qcow2TransferWorker {
                 progress.addSourceBytes(UInt64(chunk.count))
                 progress.addGuestBytes(UInt64(chunk.count))
             }
+        case .bytes(let buffer, let count, let guest):
+            try sink.write(UnsafeRawBufferPointer(rebasing: buffer.bytes[..<count]), at: guest)
+            progress.addGuestBytes(UInt64(count))
         }
     }
 
     private func run(_ batch: Qcow2CompressedBatch) throws {
-        let spanLength = Int(batch.spanEnd - batch.spanStart)
-        let input = UnsafeMutableRawBufferPointer(rebasing: ensure(&span, spanLength)[..<spanLength])
-        // Past the end of the file reads as zeros, as qemu's do (the last cluster may be shorter than its descriptor).
-        let got = try batch.source.readFully(at: batch.spanStart, into: input)
-        if got < spanLength { UnsafeMutableRawBufferPointer(rebasing: input[got...]).initializeMemory(as: UInt8.self, repeating: 0) }
-        progress.addSourceBytes(UInt64(got))
+        let input: UnsafeRawBufferPointer
+        let base: UInt64
+        switch batch.input {
+        case .file(let source, let spanStart, let spanEnd):
+            let spanLength = Int(spanEnd - spanStart)
+            let buffer = UnsafeMutableRawBufferPointer(rebasing: ensure(&span, spanLength)[..<spanLength])
+            // Past the end of the file reads as zeros, as qemu's do (the last cluster may be shorter than its descriptor).
+            let got = try source.readFully(at: spanStart, into: buffer)
+            if got < spanLength { UnsafeMutableRawBufferPointer(rebasing: buffer[got...]).initializeMemory(as: UInt8.self, repeating: 0) }
+            progress.addSourceBytes(UInt64(got))
+            input = UnsafeRawBufferPointer(buffer)
+            base = spanStart
+        case .memory(let buffer):
+            input = UnsafeRawBufferPointer(buffer.bytes)
+            base = 0
+        }
 
         let clusterSize = batch.clusterSize
         let out = ensure(&output, max(Self.outputBytes, clusterSize))
@@ -105,7 +135,7 @@ final class Qcow2TransferWorker {
                 filled = 0
             }
             if filled == 0 { outGuest = item.guest }
-            let start = Int(item.cluster.hostOffset - batch.spanStart)
+            let start = Int(item.cluster.hostOffset - base)
             let source = UnsafeRawBufferPointer(rebasing: input[start..<start + item.cluster.length])
             let cluster = UnsafeMutableRawBufferPointer(rebasing: out[filled..<filled + clusterSize])
             guard decompressor.decompress(source, into: cluster, type: batch.type) else {
@@ -125,12 +155,15 @@ final class Qcow2TransferWorker {
     }
 
     private func corruption(_ item: Qcow2CompressedBatch.Item, _ batch: Qcow2CompressedBatch) -> DiskImportError {
-        let name = batch.source.displayName
-        let host = "0x\(String(item.cluster.hostOffset, radix: 16))"
-        if item.cluster.hostOffset >= batch.source.length {
-            return .corrupt("\(name): qcow2: compressed cluster for guest offset \(item.guest - UInt64(item.offsetInCluster)) lies at \(host), past the end of the file (\(batch.source.length) bytes)")
+        let guest = item.guest - UInt64(item.offsetInCluster)
+        guard case .file(let source, _, _) = batch.input else {
+            return .corrupt("\(batch.name): qcow2: the compressed cluster for guest offset \(guest) does not decompress to one \(batch.type) cluster of \(batch.clusterSize) bytes")
         }
-        return .corrupt("\(name): qcow2: compressed cluster at \(host) (guest offset \(item.guest - UInt64(item.offsetInCluster))) does not decompress to one \(batch.type) cluster of \(batch.clusterSize) bytes")
+        let host = "0x\(String(item.cluster.hostOffset, radix: 16))"
+        if item.cluster.hostOffset >= source.length {
+            return .corrupt("\(batch.name): qcow2: compressed cluster for guest offset \(guest) lies at \(host), past the end of the file (\(source.length) bytes)")
+        }
+        return .corrupt("\(batch.name): qcow2: compressed cluster at \(host) (guest offset \(guest)) does not decompress to one \(batch.type) cluster of \(batch.clusterSize) bytes")
     }
 
     /// `buffer`, grown to at least `bytes`.

@@ -30,6 +30,7 @@ final class Qcow2TransferPlanner {
     private var operationBytes: UInt64 = 0
     private var batch: Qcow2CompressedBatch?
     private var batchLayer = -1
+    private var batchSpan: Range<UInt64> = 0..<0
 
     init(layers: [ChainLayer], submit: @escaping (Qcow2TransferJob) throws -> Void) {
         self.layers = layers
@@ -95,19 +96,20 @@ final class Qcow2TransferPlanner {
         let item = Qcow2CompressedBatch.Item(cluster: cluster, offsetInCluster: Int(offsetInCluster), length: Int(length),
                                              guest: guest)
         let start = cluster.hostOffset, end = start + UInt64(cluster.length)
-        if var current = batch, batchLayer == layer, start >= current.spanStart,
-           start <= current.spanEnd + Self.batchGapBytes, max(end, current.spanEnd) - current.spanStart <= Self.batchSpanBytes,
+        if var current = batch, batchLayer == layer, start >= batchSpan.lowerBound,
+           start <= batchSpan.upperBound + Self.batchGapBytes, max(end, batchSpan.upperBound) - batchSpan.lowerBound <= Self.batchSpanBytes,
            current.items.count < Self.batchItems {
             batch = nil  // keep the items array uniquely referenced while appending
             current.items.append(item)
-            current.spanEnd = max(current.spanEnd, end)
+            batchSpan = batchSpan.lowerBound..<max(batchSpan.upperBound, end)
             batch = current
             return
         }
         try flushBatch()
         let source = layers[layer]
-        batch = Qcow2CompressedBatch(source: source.source, clusterSize: source.clusterSize, type: source.compressionType,
-                                     spanStart: start, spanEnd: end, items: [item])
+        batch = Qcow2CompressedBatch(input: .file(source.source, spanStart: start, spanEnd: end), name: source.source.displayName,
+                                     clusterSize: source.clusterSize, type: source.compressionType, items: [item])
+        batchSpan = start..<end
         batchLayer = layer
     }
 
@@ -133,9 +135,12 @@ final class Qcow2TransferPlanner {
     }
 
     private func flushBatch() throws {
-        guard let current = batch else { return }
+        guard var current = batch else { return }
         batch = nil
         batchLayer = -1
+        if case .file(let source, _, _) = current.input {
+            current.input = .file(source, spanStart: batchSpan.lowerBound, spanEnd: batchSpan.upperBound)
+        }
         try submit(.compressed(current))
     }
 }

@@ -31,7 +31,7 @@ public final class Converter {
         try phases.run(.complete) { try target.commit(sync: request.sync) }
         return ConvertResult(
             sourceFormat: layers.last ?? "raw", layers: layers, virtualSize: guestSize,
-            bytesRead: progress.sourceBytes, bytesWritten: progress.writtenBytes, scratchBytes: 0,
+            bytesRead: progress.sourceBytes, bytesWritten: progress.writtenBytes, scratchBytes: reader.scratchBytes,
             seconds: MonotonicClock.now() - start)
     }
 
@@ -60,7 +60,9 @@ public final class Converter {
                 layers.append("qcow2")
                 return (try Qcow2Reader(file: file, followBacking: request.followBacking), layers)
             case .image(.qcow2):
-                throw DiskImportError.unsupported("qcow2 inside \(layers.joined(separator: "/")) is not supported yet")
+                // Inside a wrapper: read the qcow2 front to back instead of decompressing it to scratch first.
+                layers.append("qcow2")
+                return (try Qcow2StreamReader(stream: stream, name: path, scratchDirectory: request.scratchDirectory), layers)
             case .image(.raw):
                 layers.append("raw")
                 return (RawStreamReader(stream: stream, virtualSize: layers.count == 1 ? file.length : nil), layers)

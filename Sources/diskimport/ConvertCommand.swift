@@ -19,6 +19,9 @@ struct ConvertCommand: ParsableCommand {
     @Option(help: "Fraction of the filesystem kept free for its own overhead.")
     var filesystemOverhead: Double = 0.055
 
+    @Option(help: "A directory for data that arrives before it can be placed (a streamed qcow2 whose tables follow its data).")
+    var scratch: String?
+
     @Flag(help: "Refuse images that have a backing file instead of reading through it.")
     var noBacking = false
 
@@ -38,6 +41,7 @@ struct ConvertCommand: ParsableCommand {
             request.filesystemOverhead = filesystemOverhead
             request.followBacking = !noBacking
             request.sync = sync
+            request.scratchDirectory = scratch
             let result = try Converter(request: request).run()
             if json {
                 print(JSON.object([
