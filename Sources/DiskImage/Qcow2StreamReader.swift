@@ -38,7 +38,7 @@ public final class Qcow2StreamReader: DiskImageReader, Qcow2HeaderProviding {
             let worker = Qcow2TransferWorker(sink: sink, progress: progress)
             return { job in try worker.run(job) }
         }
-        let scratch = try Qcow2StreamScratch(directory: scratchDirectory)
+        let scratch = try Qcow2StreamScratch(directory: scratchDirectory, clusterSize: Int(header.clusterSize))
         defer { scratchBytes = scratch.bytesWritten }
         do {
             let session = Qcow2StreamSession(header: header, name: name, stream: stream, scratch: scratch) { try pool.submit($0) }

@@ -25,7 +25,7 @@ enum Qcow2Matrix {
         "snapshots", "lazy-refcounts", "dirty", "corrupt-bit", "bitmaps", "unaligned-size",
         "l2-entry-past-eof", "l2-table-past-eof", "data-past-eof",
         "backing-qcow2", "backing-small-overlay-clusters", "backing-raw", "backing-shorter", "backing-unaligned-size",
-        "backing-relative", "backing-chain3", "backing-probed", "backing-zero-over-data", "l1-moved",
+        "backing-relative", "backing-chain3", "backing-probed", "backing-zero-over-data", "l1-moved", "needs-scratch",
     ]
 
     struct Malformed: CustomStringConvertible, Sendable {

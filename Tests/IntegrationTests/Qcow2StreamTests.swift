@@ -43,8 +43,8 @@ import Testing
         #expect(try FileManager.default.contentsOfDirectory(atPath: scratch).isEmpty, "the scratch file was left behind")
     }
 
-    @Test(arguments: ["snapshots", "l1-moved"])
-    func dataBeforeItsTableNeedsScratch(_ name: String) throws {
+    @Test func dataBeforeItsTableNeedsScratch() throws {
+        let name = "needs-scratch"
         let dir = try TemporaryDirectory()
         let image = try Qcow2Matrix.make(name, in: dir)
         try Harness.tool("gzip", "-k", image)
