@@ -19,6 +19,18 @@ public final class Qcow2Reader: DiskImageReader {
         self.threads = threads ?? Qcow2WorkerPool<Qcow2TransferJob>.defaultThreadCount
     }
 
+    /// Opens the qcow2 image in any random-access source (a ranged HTTP resource, …). Backing files are only
+    /// followed for local files, so an image with one is refused.
+    public init(source: RandomAccessSource, threads: Int? = nil) throws {
+        top = try Qcow2Image(source: source)
+        if let name = top.header.extensions.backingFileName, !name.isEmpty {
+            throw DiskImportError.unsupported("\(source.displayName) has a backing file (\(name)); backing files are only followed for local images")
+        }
+        layers = [top]
+        virtualSize = top.guestSize
+        self.threads = threads ?? Qcow2WorkerPool<Qcow2TransferJob>.defaultThreadCount
+    }
+
     /// The top image's header.
     public var header: Qcow2Header { top.header }
 

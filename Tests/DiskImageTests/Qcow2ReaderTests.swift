@@ -80,6 +80,33 @@ func runTool(_ arguments: [String]) throws {
         #expect(sink.calls.writes == 0)
     }
 
+    /// A source without a local file behind it (as ranged HTTP will be): data is read and written, not copied.
+    final class RemoteLikeSource: RandomAccessSource, @unchecked Sendable {
+        let file: LocalFile
+        init(_ file: LocalFile) { self.file = file }
+        var length: UInt64 { file.length }
+        var displayName: String { "remote:" + file.path }
+        func read(at offset: UInt64, into buffer: UnsafeMutableRawBufferPointer) throws -> Int { try file.read(at: offset, into: buffer) }
+    }
+
+    @Test func sourceWithoutALocalFileIsReadAndWritten() throws {
+        let dir = NSTemporaryDirectory() + "qcow2-reader-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let raw = dir + "/disk.raw", image = dir + "/disk.qcow2", overlay = dir + "/overlay.qcow2"
+        let expected = try makeRaw(raw, size: 4 << 20, data: [4096..<(2 << 20) + 100, (3 << 20)..<(3 << 20) + 512])
+        try runTool(["qemu-img", "convert", "-O", "qcow2", raw, image])
+        let reader = try Qcow2Reader(source: RemoteLikeSource(try LocalFile(path: image)), threads: 2)
+        let sink = MemorySink(size: 4 << 20)
+        _ = try reader.convert(to: sink, progress: TransferProgress())
+        #expect(sink.bytes == expected)
+        #expect(sink.calls.copies == 0 && sink.calls.writes > 0)
+
+        try runTool(["qemu-img", "create", "-f", "qcow2", "-b", image, "-F", "qcow2", overlay])
+        let message = errorMessage { _ = try Qcow2Reader(source: RemoteLikeSource(try LocalFile(path: overlay))) }
+        #expect(message?.contains("backing files are only followed for local images") == true)
+    }
+
     @Test func compressedClustersAreBatchedAndDecodedOnWorkers() throws {
         let dir = NSTemporaryDirectory() + "qcow2-reader-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
