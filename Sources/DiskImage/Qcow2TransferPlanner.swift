@@ -83,12 +83,18 @@ final class Qcow2TransferPlanner {
     }
 
     private func data(layer: Int, host: UInt64, guest: UInt64, length: UInt64) throws {
+        var host = host, guest = guest, length = length
         if case .data(let l, let h, let g, let n)? = run, l == layer, h + n == host, g + n == guest, n < Self.maxRunBytes {
-            run = .data(layer: l, host: h, guest: g, length: n + length)
-            return
+            let take = min(length, Self.maxRunBytes - n)
+            run = .data(layer: l, host: h, guest: g, length: n + take)
+            (host, guest, length) = (host + take, guest + take, length - take)
         }
-        try flushRun()
-        run = .data(layer: layer, host: host, guest: guest, length: length)
+        while length > 0 {
+            try flushRun()
+            let take = min(length, Self.maxRunBytes)
+            run = .data(layer: layer, host: host, guest: guest, length: take)
+            (host, guest, length) = (host + take, guest + take, length - take)
+        }
     }
 
     private func compressed(layer: Int, cluster: Qcow2CompressedCluster, offsetInCluster: UInt64, guest: UInt64,
