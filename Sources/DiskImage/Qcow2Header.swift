@@ -58,6 +58,16 @@ public struct Qcow2Header: Sendable, Equatable {
     public var isCorrupt: Bool { incompatibleFeatures & IncompatibleFeature.corrupt != 0 }
     public var hasExtendedL2: Bool { incompatibleFeatures & IncompatibleFeature.extendedL2 != 0 }
     public var hasExternalDataFile: Bool { incompatibleFeatures & IncompatibleFeature.externalDataFile != 0 }
+    public var hasRawExternalData: Bool { autoclearFeatures & 2 != 0 }
+
+    /// Readers call this: the header parses (so `info` can describe the image) but its data cannot be read.
+    /// qemu resolves a relative data file name against its working directory, not the image's, so following
+    /// one could silently read another file; diskimport refuses them instead.
+    public func refuseExternalDataFile(name: String) throws {
+        guard hasExternalDataFile else { return }
+        let file = extensions.dataFileName.map { " (\($0))" } ?? ""
+        throw DiskImportError.unsupported("\(name): qcow2: the image keeps its data in an external data file\(file); external data files are not supported")
+    }
     public var lazyRefcounts: Bool { compatibleFeatures & 1 != 0 }
     public var refcountBits: UInt64 { 1 << UInt64(refcountOrder) }
     /// Bytes per L2 entry: 16 with extended L2 (descriptor + subcluster bitmap), else 8.
@@ -151,11 +161,7 @@ public struct Qcow2Header: Sendable, Equatable {
         if extensions.hasEncryptionHeader {
             throw corrupt("the image carries an encryption (LUKS) header extension but no encryption method")
         }
-        if hasExternalDataFile {
-            let file = extensions.dataFileName.map { " (\($0))" } ?? ""
-            throw unsupported("the image keeps its data in an external data file\(file); external data files are not supported")
-        }
-        if autoclearFeatures & 2 != 0 && !hasExternalDataFile {
+        if hasRawExternalData && !hasExternalDataFile {
             throw corrupt("the raw external data bit is set but there is no external data file")
         }
 

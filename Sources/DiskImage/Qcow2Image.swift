@@ -31,6 +31,7 @@ final class Qcow2Image: ChainLayer {
     init(source: RandomAccessSource) throws {
         self.source = source
         header = try Qcow2Image.readHeader(from: source)
+        try header.refuseExternalDataFile(name: source.displayName)
         guestSize = header.guestSize
         decoder = Qcow2EntryDecoder(header: header, name: source.displayName)
         clusterBits = UInt64(header.clusterBits)

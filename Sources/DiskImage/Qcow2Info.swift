@@ -11,6 +11,10 @@ extension Qcow2Header {
         ]
         if version >= 3 { data.append(("lazy-refcounts", .bool(lazyRefcounts))) }
         data.append(("refcount-bits", .number(Double(refcountBits))))
+        if hasExternalDataFile {
+            if let file = extensions.dataFileName { data.append(("data-file", .string(file))) }
+            data.append(("data-file-raw", .bool(hasRawExternalData)))
+        }
         if version >= 3 {
             data.append(("corrupt", .bool(isCorrupt)))
             data.append(("extended-l2", .bool(hasExtendedL2)))
@@ -23,6 +27,10 @@ extension Qcow2Header {
         var lines = ["compat: \(compatLevel)", "compression type: \(compressionType)"]
         if version >= 3 { lines.append("lazy refcounts: \(lazyRefcounts)") }
         lines.append("refcount bits: \(refcountBits)")
+        if hasExternalDataFile {
+            if let file = extensions.dataFileName { lines.append("data file: \(file)") }
+            lines.append("data file raw: \(hasRawExternalData)")
+        }
         if version >= 3 {
             lines.append("corrupt: \(isCorrupt)")
             lines.append("extended l2: \(hasExtendedL2)")

@@ -28,6 +28,7 @@ public final class Qcow2StreamReader: DiskImageReader, Qcow2HeaderProviding {
         self.scratchDirectory = scratchDirectory
         self.threads = threads ?? Qcow2WorkerPool<Qcow2TransferJob>.defaultThreadCount
         header = try Qcow2Header.read(from: stream, name: name)
+        try header.refuseExternalDataFile(name: name)
         if let backing = header.extensions.backingFileName, !backing.isEmpty {
             throw DiskImportError.unsupported("\(name): the qcow2 image has a backing file (\(backing)); backing files are only followed for plain local images")
         }

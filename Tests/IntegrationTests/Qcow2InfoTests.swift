@@ -3,7 +3,7 @@ import Testing
 
 @Suite struct Qcow2InfoTests {
     static let cases = ["v2-64k", "v3-512", "zstd-4k", "extended-l2", "dirty", "corrupt-bit", "lazy-refcounts", "bitmaps",
-                        "unaligned-size", "backing-relative", "backing-raw", "snapshots"]
+                        "unaligned-size", "backing-relative", "backing-raw", "snapshots", "external-data-file"]
 
     func object(_ text: String) throws -> [String: Any] {
         try #require(JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any])
