@@ -10,7 +10,7 @@ final class Qcow2StreamOutput {
     private let compressionType: Qcow2CompressionType
 
     static let dataBufferBytes = 2 << 20
-    static let jobBytes = 8 << 20
+    static let jobBytes = 4 << 20
     static let jobOperations = 256
 
     private var operations: [Qcow2TransferOperation] = []
