@@ -53,7 +53,7 @@ struct Qcow2StreamMap {
 
     /// Removes and returns the destination of the plain cluster at `host`; `takeExtraPlain` gives any others.
     mutating func takePlain(at host: UInt64) -> PlainTarget? {
-        guard let first = plain.removeValue(forKey: host) else { return nil }
+        guard !plain.isEmpty, let first = plain.removeValue(forKey: host) else { return nil }
         count -= 1
         return first
     }
@@ -65,12 +65,14 @@ struct Qcow2StreamMap {
     }
 
     mutating func takeL2(at offset: UInt64) -> [Int] {
+        guard !l2Tables.isEmpty else { return [] }
         let indices = l2Tables.removeValue(forKey: offset) ?? []
         count -= indices.count
         return indices
     }
 
     mutating func takeCompressed(startingInCluster index: UInt64) -> [CompressedTarget] {
+        guard !compressed.isEmpty else { return [] }
         let targets = compressed.removeValue(forKey: index) ?? []
         count -= targets.count
         return targets

@@ -107,7 +107,7 @@ final class Qcow2StreamSession {
                 offset += 8
             }
         }
-        if refcountBlocks.contains(host) { known = true }
+        if !refcountBlocks.isEmpty && refcountBlocks.contains(host) { known = true }
         let l1Indices = map.takeL2(at: host)
         if !l1Indices.isEmpty {
             known = true
