@@ -35,12 +35,13 @@ public final class Qcow2StreamReader: DiskImageReader, Qcow2HeaderProviding {
     }
 
     public func convert(to sink: ExtentSink, progress: TransferProgress) throws -> UInt64 {
+        // The scratch store first: once the pool runs, every exit must go through its finish().
+        let scratch = try Qcow2StreamScratch(directory: scratchDirectory, clusterSize: Int(header.clusterSize))
+        defer { scratchBytes = scratch.bytesWritten }
         let pool = try Qcow2WorkerPool<Qcow2TransferJob>(threads: threads, queueDepth: 2 * threads) {
             let worker = Qcow2TransferWorker(sink: sink, progress: progress)
             return { job in try worker.run(job) }
         }
-        let scratch = try Qcow2StreamScratch(directory: scratchDirectory, clusterSize: Int(header.clusterSize))
-        defer { scratchBytes = scratch.bytesWritten }
         do {
             let session = Qcow2StreamSession(header: header, name: name, stream: stream, scratch: scratch) { try pool.submit($0) }
             try session.run()
