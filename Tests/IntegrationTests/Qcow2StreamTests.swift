@@ -81,6 +81,17 @@ import Testing
         #expect(maxRSSKiB < 128 << 10, "\(malformed.name): peak RSS \(maxRSSKiB) KiB")
     }
 
+    @Test func missingScratchDirectoryIsAOneLineError() throws {
+        let dir = try TemporaryDirectory()
+        let image = try Qcow2Matrix.make("v3-64k", in: dir)
+        try Harness.tool("gzip", "-k", image)
+        let result = try Harness.diskimport("convert", image + ".gz", dir.file("out.raw"), "--scratch", dir.file("nowhere"))
+        #expect(result.status == 1)
+        #expect(result.stderr.contains("create scratch file in \(dir.file("nowhere"))"), "\(result.stderr)")
+        #expect(result.stderr.split(separator: "\n").count == 1)
+        #expect(!FileManager.default.fileExists(atPath: dir.file("out.raw")))
+    }
+
     @Test func infoReadsTheHeaderInsideTheWrapper() throws {
         let dir = try TemporaryDirectory()
         let image = try Qcow2Matrix.make("zstd-4k", in: dir)
