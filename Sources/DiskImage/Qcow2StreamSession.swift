@@ -122,6 +122,9 @@ final class Qcow2StreamSession {
         for target in map.takeCompressed(startingInCluster: host >> UInt64(clusterBits)) {
             active.append(Active(target: target, prefix: nil, resume: target.cluster.hostOffset))
         }
+        // Anything else may be referenced by a table further on: keep it. A cluster covered by compressed clusters
+        // being read is not kept; should a later table point into one (a compressed cluster starting in the shared
+        // last sector of another), the fetch fails loudly, never with wrong bytes.
         if !known && !coveredByActive(range) { try scratch.keep(bytes, host: host) }
     }
 
