@@ -33,7 +33,7 @@ public final class Converter {
             return ConvertResult(
                 sourceFormat: layers.last ?? "raw", layers: layers, virtualSize: guestSize,
                 bytesRead: progress.sourceBytes, bytesWritten: progress.writtenBytes, bytesCloned: progress.clonedBytes,
-                holeBytes: progress.holeBytes, scratchBytes: 0, seconds: MonotonicClock.now() - start,
+                holeBytes: progress.holeBytes, scratchBytes: reader.scratchBytes, seconds: MonotonicClock.now() - start,
                 targetKind: outcome.kind, targetLength: outcome.length, preallocation: outcome.preallocation)
         } catch {
             target.abort()
@@ -64,8 +64,15 @@ public final class Converter {
                 throw DiskImportError.unsupported("tar archives are not supported yet")
             case .unsupported(let name):
                 throw DiskImportError.unsupported("unsupported format \(name)")
+            case .image(.qcow2) where layers.isEmpty:
+                // A plain local qcow2: random access. Progress follows guest bytes, not the sniffing stream.
+                progress.setSourceTotal(0)
+                layers.append("qcow2")
+                return (try Qcow2Reader(file: file, followBacking: request.followBacking), layers)
             case .image(.qcow2):
-                throw DiskImportError.unsupported("qcow2 is not supported yet")
+                // Inside a wrapper: read the qcow2 front to back instead of decompressing it to scratch first.
+                layers.append("qcow2")
+                return (try Qcow2StreamReader(stream: stream, name: path, scratchDirectory: request.scratchDirectory), layers)
             case .image(.raw):
                 layers.append("raw")
                 return (RawStreamReader(stream: stream, virtualSize: layers.count == 1 ? file.length : nil), layers)
