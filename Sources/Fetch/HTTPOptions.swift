@@ -29,6 +29,10 @@ public struct HTTPOptions: Sendable {
     /// measured 700 vs 900 MB/s), as HTTP/2 framing and flow-control windows cost CPU and round trips.
     public var bulkVersion: HTTPVersion = .http1_1
 
+    /// Read a plain qcow2 over HTTP by ranged requests (metadata and allocated clusters only) instead of streaming
+    /// the whole file. Off by default: see scripts/bench-http for the measurement behind that choice.
+    public var randomAccess = false
+
     public init() {}
 
     /// Adds `--cert-dir`: every regular *.crt and *.pem file in `directory`, in name order.
