@@ -1,3 +1,5 @@
+import Codecs
+
 /// What the first bytes of a stream say it is. Formats are recognised by magic, never by file name.
 public enum DetectedFormat: Equatable, Sendable {
     /// A compression wrapper to peel off.
@@ -8,11 +10,6 @@ public enum DetectedFormat: Equatable, Sendable {
     case image(ImageFormat)
     /// A recognised format that diskimport does not read; the associated value names it for the error.
     case unsupported(String)
-}
-
-/// Compression wrappers diskimport peels off a stream.
-public enum Compression: String, Sendable, CaseIterable {
-    case gzip, xz, zstd
 }
 
 /// Disk image formats diskimport converts.
@@ -35,9 +32,7 @@ public enum FormatSniffer {
             return head[offset..<offset + 4].reduce(0) { $0 << 8 | UInt32($1) }
         }
 
-        if starts([0x1f, 0x8b]) { return .compressed(.gzip) }
-        if starts([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]) { return .compressed(.xz) }
-        if starts([0x28, 0xb5, 0x2f, 0xfd]) { return .compressed(.zstd) }
+        if let compression = Compression.detect(head: head) { return .compressed(compression) }
         if starts(ascii("QFI") + [0xfb]) {
             switch bigEndian32(at: 4) {
             case 2, 3: return .image(.qcow2)
