@@ -46,6 +46,7 @@ let package = Package(
 
         .testTarget(name: "DiskImportCoreTests", dependencies: ["DiskImportCore"]),
         .testTarget(name: "IntegrationTests", dependencies: ["DiskImportCore"]),
+        .testTarget(name: "CodecsTests", dependencies: ["Codecs", "DiskImportCore"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -49,6 +49,14 @@ public enum FormatSniffer {
         if starts(ascii("QED") + [0]) { return .unsupported("qed") }
         if starts(ascii("LUKS") + [0xba, 0xbe]) { return .unsupported("luks") }
         if starts(ascii("WithoutFreeSpace")) || starts(ascii("WithouFreSpacExt")) { return .unsupported("parallels") }
+        // Other formats qemu-img probes by magic (block/bochs.c, block/cloop.c).
+        if starts(ascii("Bochs Virtual HD Image")) { return .unsupported("bochs") }
+        if starts(ascii("#!/bin/sh\n#V2.0 Format\nmodprobe cloop")) { return .unsupported("cloop") }
+        // Compressors and archives diskimport does not unpack: copying their bytes as a raw disk would be silent garbage.
+        if starts([0x04, 0x22, 0x4d, 0x18]) { return .unsupported("lz4") }
+        if starts(ascii("LZIP")) { return .unsupported("lzip") }
+        if starts(ascii("PK") + [0x03, 0x04]) { return .unsupported("zip") }
+        if starts(ascii("7z") + [0xbc, 0xaf, 0x27, 0x1c]) { return .unsupported("7z") }
         if starts(ascii("ustar"), at: 257) { return .tar }
         return .image(.raw)
     }

@@ -117,17 +117,20 @@ final class PrefetchRing: @unchecked Sendable {
     func produce() {
         defer { upstream = nil }
         while let index = waitForFreeBuffer() {
-            let n: Int
+            // Fill the buffer (fewer, larger hand-overs); bytes read before a failure still go out ahead of it.
+            let buffer = buffers[index]
+            var n = 0
+            var failure: (any Error)?
             do {
-                n = try upstream!.readFully(into: buffers[index])
-            } catch {
-                locked {
-                    self.error = error
-                    pthread_cond_signal(changed)
+                while n < chunkSize {
+                    let got = try upstream!.read(into: UnsafeMutableRawBufferPointer(rebasing: buffer[n...]))
+                    if got == 0 { break }
+                    n += got
                 }
-                return
+            } catch {
+                failure = error
             }
-            let atEnd = n < chunkSize
+            let atEnd = n < chunkSize || failure != nil
             locked {
                 if n > 0 {
                     filled[(filledStart + filledCount) % filled.count] = (index, n)
@@ -135,6 +138,7 @@ final class PrefetchRing: @unchecked Sendable {
                 } else {
                     free.append(index)
                 }
+                error = failure
                 ended = atEnd
                 pthread_cond_signal(changed)
             }
