@@ -25,10 +25,8 @@ public final class GzipStream: ByteStream {
         input = .allocate(byteCount: inputBufferSize, alignment: 64)
         // 15 + 16: a gzip header only (no zlib or raw deflate), window up to 32 KiB.
         let rc = czlib_inflate_init2(&z, 15 + 16)
-        guard rc == Z_OK else {
-            input.deallocate()
-            throw DiskImportError(.io, "gzip: inflateInit2 failed (\(rc))")
-        }
+        // Every property is set: throwing now runs deinit, which frees the buffer.
+        guard rc == Z_OK else { throw DiskImportError(.io, "gzip: inflateInit2 failed (\(rc))") }
     }
 
     deinit {

@@ -37,11 +37,8 @@ final class TarReader {
         feed = TarFeed(stream: stream, bufferSize: bufferSize)
         archive_read_support_format_tar(archive)
         let rc = archive_read_open(archive, Unmanaged.passUnretained(feed).toOpaque(), nil, tarFeedRead, nil)
-        if rc != ARCHIVE_OK {
-            let error = failure("cannot open the archive")
-            archive_read_free(archive)
-            throw error
-        }
+        // Every property is set: throwing now runs deinit, which frees the archive.
+        if rc != ARCHIVE_OK { throw failure("cannot open the archive") }
     }
 
     deinit { archive_read_free(archive) }
