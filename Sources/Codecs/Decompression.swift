@@ -6,7 +6,8 @@ public enum Decompression {
     public static let maximumLayers = 4
 
     /// `stream` with every compression wrapper at its head removed (gzip, xz, zstd, in any stacking).
-    public static func peel(_ stream: ByteStream, maximumLayers: Int = maximumLayers) throws -> ByteStream {
+    /// With `threaded`, each decoder runs on its own thread (`PrefetchingStream`), overlapping with the reader after it.
+    public static func peel(_ stream: ByteStream, maximumLayers: Int = maximumLayers, threaded: Bool = true) throws -> ByteStream {
         var current = PeekableStream(stream)
         var layers = 0
         while let compression = Compression.detect(head: try current.peek(8)) {
@@ -14,7 +15,8 @@ public enum Decompression {
             if layers > maximumLayers {
                 throw DiskImportError.unsupported("more than \(maximumLayers) nested compression layers (a hostile file?)")
             }
-            current = PeekableStream(try compression.decoder(for: current))
+            let decoder = try compression.decoder(for: current)
+            current = PeekableStream(threaded ? try PrefetchingStream(decoder) : decoder)
         }
         return current
     }

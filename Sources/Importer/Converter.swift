@@ -75,12 +75,11 @@ public final class Converter {
                 stream = PeekableStream(entry)
             case .unsupported(let name):
                 throw DiskImportError.unsupported("unsupported format \(name)" + Self.inside(layers))
+            case .image(.qcow2) where layers.isEmpty:
+                throw DiskImportError.unsupported("qcow2 is not supported yet")
             case .image(.qcow2):
-                if layers.isEmpty {
-                    throw DiskImportError.unsupported("qcow2 is not supported yet")
-                }
-                // A qcow2 inside a wrapper streams through the streaming qcow2 reader (DESIGN.md section 3), bounded
-                // by `decompressedLimit`; until it lands, this branch refuses.
+                // Inside a wrapper (or a tar entry): the streaming qcow2 reader (DESIGN.md section 3) takes `stream`
+                // here; until it lands this branch refuses.
                 throw DiskImportError.unsupported("qcow2" + Self.inside(layers) + " is not supported yet")
             case .image(.raw):
                 layers.append("raw")
