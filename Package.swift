@@ -16,6 +16,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
     ],
     targets: [
         // C libraries and shims.
@@ -39,12 +40,21 @@ let package = Package(
         .target(name: "DiskImage", dependencies: ["DiskImportCore", "Codecs"]),
         .target(name: "Target", dependencies: ["DiskImportCore", "CLinux"]),
         .target(name: "Importer", dependencies: ["DiskImportCore", "Fetch", "Codecs", "DiskImage", "Target"]),
+        .target(name: "CronController", dependencies: [
+            "DiskImportCore", "Importer", "Fetch",
+            .product(name: "SystemPackage", package: "swift-system"),
+            .product(name: "Yams", package: "Yams"),
+        ]),
         .executableTarget(name: "diskimport", dependencies: [
             "Importer",
+            "CronController",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
         .testTarget(name: "DiskImportCoreTests", dependencies: ["DiskImportCore"]),
+        .testTarget(name: "CronControllerTests", dependencies: [
+            "CronController", "DiskImportCore", .product(name: "Logging", package: "swift-log"),
+        ]),
         .testTarget(name: "IntegrationTests", dependencies: ["DiskImportCore"]),
         .testTarget(name: "CodecsTests", dependencies: ["Codecs", "DiskImportCore"]),
     ],

@@ -1,0 +1,255 @@
+import DiskImportCore
+import Logging
+
+/// What one tick did to one cron, for the command line.
+public struct CronTickOutcome: Sendable, Equatable {
+    public enum Action: Sendable, Equatable {
+        /// Not due and nothing pending.
+        case idle
+        /// Polled (or had a pending digest) and the DataSource already points at it.
+        case upToDate
+        /// Imported a new volume and moved the DataSource to it.
+        case imported(volume: String)
+        /// Moved the DataSource to a volume imported earlier for the same digest.
+        case reused(volume: String)
+        /// The poll or the import failed; the DataSource did not move.
+        case failed(String)
+        /// No digest known yet (empty schedule, never polled).
+        case noDigest
+    }
+
+    public var cron: String
+    public var polled: Bool
+    public var digest: String?
+    public var action: Action
+}
+
+/// One cron's reconcile: CDI's DataImportCron controller loop, run synchronously against the local store.
+///
+/// Order matters for safety: the import marker is written before any byte, the volume record after the last
+/// one, the marker removed after the record, and only then does the DataSource move.
+struct CronReconciler {
+    let store: StateStore
+    let digestSource: DigestSource
+    let importer: VolumeImporter
+    let secrets: SecretsDirectory
+    let settings: HyperConvergedSettings
+    let logger: Logger
+
+    /// Whether the cron's schedule asks for a poll at `now`: never with an empty schedule, at once when it has
+    /// never polled (CDI's initial job), else when the first firing time after the last poll has come.
+    static func isDue(_ cron: DataImportCron, _ status: CronStatusRecord, now: UTCInstant) -> Bool {
+        guard let schedule = cron.schedule else { return false }
+        guard let last = status.lastExecutionTimestamp else { return true }
+        guard let next = try? schedule.next(after: last) else { return false }
+        return next <= now
+    }
+
+    /// `<managedDataSource>-<first 12 hex digits of the digest>`, CDI's createDvName.
+    static func volumeName(dataSource: String, digest: String) -> String {
+        "\(dataSource)-\(digest.dropFirst("sha256:".count).prefix(12))"
+    }
+
+    static func isValidDigest(_ digest: String) -> Bool {
+        guard digest.hasPrefix("sha256:") else { return false }
+        let hex = digest.utf8.dropFirst("sha256:".count)
+        return hex.count == 64 && hex.allSatisfy { ($0 >= 48 && $0 <= 57) || ($0 >= 97 && $0 <= 102) }
+    }
+
+    func reconcile(_ cron: DataImportCron, now: UTCInstant) throws -> CronTickOutcome {
+        var status = try store.cron(cron.name)
+            ?? CronStatusRecord(name: cron.name, managedDataSource: cron.managedDataSource, retentionPolicy: cron.retentionPolicy)
+        status.managedDataSource = cron.managedDataSource
+        status.retentionPolicy = cron.retentionPolicy
+        status.commonTemplate = cron.commonTemplate
+        var dataSource = try store.dataSource(cron.managedDataSource) ?? DataSourceRecord(name: cron.managedDataSource, cron: cron.name)
+        dataSource.cron = cron.name
+        try forgetInterruptedImports(&status)
+        try checkDataSourceTarget(&dataSource, now: now)
+
+        var outcome = CronTickOutcome(cron: cron.name, polled: false, digest: status.sourceDesiredDigest, action: .idle)
+        var access: RegistryAccess?
+        if Self.isDue(cron, status, now: now) {
+            outcome.polled = true
+            status.lastAttempt = now
+            do {
+                let resolved = try secrets.access(for: cron.source)
+                access = resolved
+                let digest = try digestSource.currentDigest(of: cron.source, access: resolved)
+                guard Self.isValidDigest(digest) else {
+                    throw DiskImportError.corrupt("registry returned digest \"\(digest.prefix(80))\", not sha256:<64 hex digits>")
+                }
+                if digest != status.sourceDesiredDigest {
+                    logger.info("\(cron.name): \(cron.source.url) now points at \(digest)")
+                }
+                status.sourceDesiredDigest = digest
+                status.lastExecutionTimestamp = now
+                outcome.digest = digest
+            } catch {
+                let message = Self.oneLine(error)
+                let reason = (error as? DiskImportError)?.kind == .auth ? CronReason.notAuthorized : CronReason.noDigest
+                logger.warning("\(cron.name): polling \(cron.source.url) failed: \(message)")
+                recordFailure(&status, message)
+                status.setCondition(CronConditionType.upToDate, false, reason: reason,
+                                    message: "Polling \(cron.source.url) failed: \(message)", now: now)
+                status.setCondition(CronConditionType.progressing, false, reason: CronReason.noImport, message: "No current import", now: now)
+                try save(status, dataSource)
+                outcome.action = .failed(message)
+                return outcome
+            }
+        }
+
+        guard let desired = status.sourceDesiredDigest else {
+            status.setCondition(CronConditionType.upToDate, false, reason: CronReason.noDigest, message: "No source digest", now: now)
+            status.setCondition(CronConditionType.progressing, false, reason: CronReason.noImport, message: "No current import", now: now)
+            try save(status, dataSource)
+            outcome.action = .noDigest
+            return outcome
+        }
+
+        let volume = Self.volumeName(dataSource: cron.managedDataSource, digest: desired)
+        if dataSource.volume == volume, let record = try store.volume(volume), record.digest == desired {
+            // Already current: refresh its last use, as CDI's updateSource does on every reconcile.
+            try touch(record, now: now)
+            markUpToDate(&status, volume: volume, digest: desired, now: now)
+            try save(status, dataSource)
+            try collectGarbage(cron, current: volume)
+            outcome.action = outcome.polled ? .upToDate : .idle
+            return outcome
+        }
+
+        status.setCondition(CronConditionType.upToDate, false, reason: CronReason.outdated,
+                            message: "Source digest updated since last import", now: now)
+        if let existing = try store.volume(volume), existing.digest == desired {
+            logger.info("\(cron.name): reusing volume \(volume) imported earlier for \(desired)")
+            outcome.action = .reused(volume: volume)
+        } else {
+            do {
+                let resolved = try access ?? secrets.access(for: cron.source)
+                try importVolume(cron, digest: desired, volume: volume, access: resolved, status: &status, now: now)
+                outcome.action = .imported(volume: volume)
+            } catch {
+                let message = Self.oneLine(error)
+                logger.error("\(cron.name): import of \(desired) failed: \(message)")
+                try? store.removeVolume(volume)
+                status.currentImports = []
+                status.lastAttempt = now
+                recordFailure(&status, message)
+                status.setCondition(CronConditionType.upToDate, false, reason: CronReason.outdated,
+                                    message: "Source digest updated since last import; import of \(desired) failed: \(message)", now: now)
+                status.setCondition(CronConditionType.progressing, false, reason: CronReason.importFailed, message: message, now: now)
+                try save(status, dataSource)
+                outcome.action = .failed(message)
+                return outcome
+            }
+        }
+
+        // Only now, with a complete volume, does the DataSource move.
+        guard let record = try store.volume(volume) else {
+            throw DiskImportError(.io, "volume \(volume) has no record after its import")
+        }
+        try touch(record, now: now)
+        dataSource.volume = volume
+        dataSource.ready = true
+        dataSource.updated = now
+        status.lastImportTimestamp = now
+        markUpToDate(&status, volume: volume, digest: desired, now: now)
+        try save(status, dataSource)
+        logger.info("\(cron.name): DataSource \(dataSource.name) now points at \(volume)")
+        try collectGarbage(cron, current: volume)
+        return outcome
+    }
+
+    private func importVolume(_ cron: DataImportCron, digest: String, volume: String, access: RegistryAccess,
+                              status: inout CronStatusRecord, now: UTCInstant) throws {
+        let sizing = try VolumeSizing(requestedSize: cron.storage.size,
+                                      filesystemOverhead: settings.filesystemOverhead(storageClass: cron.storage.storageClassName))
+        let reference = cron.source.reference(pinnedTo: digest)
+        status.currentImports = [ImportStatus(digest: digest, volume: volume)]
+        status.setCondition(CronConditionType.progressing, true, reason: CronReason.importProgressing,
+                            message: "Import is progressing", now: now)
+        try store.save(status)
+        try store.beginImport(volume)
+        logger.info("\(cron.name): importing \(reference) into \(volume)")
+        let request = VolumeImportRequest(cron: cron.name, reference: reference, source: cron.source, access: access,
+                                          targetPath: store.diskPath(volume), sizing: sizing, preallocation: cron.preallocation)
+        let result = try importer.importVolume(request)
+        guard FileSystem.isRegularFile(request.targetPath) else {
+            throw DiskImportError(.io, "the import finished without writing \(request.targetPath)")
+        }
+        try store.save(VolumeRecord(name: volume, cron: cron.name, dataSource: cron.managedDataSource, digest: digest,
+                                    source: reference, created: now, lastUse: now, path: request.targetPath, size: result.size))
+        try store.finishImport(volume)
+    }
+
+    /// An import still listed at the start of a tick did not finish: the controller holding the lock is this one,
+    /// so whoever ran it was killed. Its half-written volume was removed before the tick; forget it here.
+    private func forgetInterruptedImports(_ status: inout CronStatusRecord) throws {
+        for entry in status.currentImports where try store.volume(entry.volume) == nil {
+            logger.warning("\(status.name): the import of \(entry.digest) into \(entry.volume) was interrupted; it will be retried")
+            status.lastError = "the import of \(entry.digest) into \(entry.volume) was interrupted"
+        }
+        status.currentImports = []
+    }
+
+    /// A DataSource whose volume is gone (deleted by hand) points at nothing and is not ready.
+    private func checkDataSourceTarget(_ dataSource: inout DataSourceRecord, now: UTCInstant) throws {
+        if let volume = dataSource.volume, try store.volume(volume) == nil || !FileSystem.isRegularFile(store.diskPath(volume)) {
+            logger.warning("DataSource \(dataSource.name) pointed at \(volume), which no longer exists")
+            dataSource.volume = nil
+            dataSource.ready = false
+            dataSource.updated = now
+        }
+    }
+
+    private func markUpToDate(_ status: inout CronStatusRecord, volume: String, digest: String, now: UTCInstant) {
+        status.lastImportedVolume = volume
+        status.lastImportedDigest = digest
+        status.currentImports = []
+        status.consecutiveFailures = 0
+        status.lastError = nil
+        status.setCondition(CronConditionType.upToDate, true, reason: CronReason.upToDate, message: "Latest import is up to date", now: now)
+        status.setCondition(CronConditionType.progressing, false, reason: CronReason.noImport, message: "No current import", now: now)
+    }
+
+    private func recordFailure(_ status: inout CronStatusRecord, _ message: String) {
+        status.consecutiveFailures += 1
+        status.lastError = message
+    }
+
+    private func touch(_ record: VolumeRecord, now: UTCInstant) throws {
+        guard record.lastUse != now else { return }
+        var record = record
+        record.lastUse = now
+        try store.save(record)
+    }
+
+    private func save(_ status: CronStatusRecord, _ dataSource: DataSourceRecord) throws {
+        try store.save(dataSource)
+        try store.save(status)
+    }
+
+    /// `garbageCollect: Outdated`: keep the `importsToKeep` most recently used volumes of this cron and delete
+    /// the rest, as CDI's garbageCollectPVCs. Unlike CDI, the volume the DataSource points at is always kept,
+    /// even with `importsToKeep: 0`, so the DataSource never dangles.
+    private func collectGarbage(_ cron: DataImportCron, current: String) throws {
+        guard cron.garbageCollect == .outdated else { return }
+        let volumes = try store.volumes().filter { $0.cron == cron.name }.sorted {
+            ($0.lastUse, $0.created, $0.name) > ($1.lastUse, $1.created, $1.name)
+        }
+        var kept = 0
+        for volume in volumes {
+            if volume.name == current || kept < cron.importsToKeep {
+                kept += 1
+                continue
+            }
+            logger.info("\(cron.name): deleting outdated volume \(volume.name) (last used \(volume.lastUse))")
+            try store.removeVolume(volume.name)
+        }
+    }
+
+    static func oneLine(_ error: Error) -> String {
+        let text = (error as? DiskImportError)?.message ?? "\(error)"
+        return text.split(whereSeparator: \.isNewline).first.map(String.init) ?? text
+    }
+}

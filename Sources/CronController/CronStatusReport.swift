@@ -1,0 +1,167 @@
+import DiskImportCore
+
+/// What `diskimport cron status` shows: every cron (configured, or deleted and not yet cleaned up), every
+/// DataSource and every volume, read from the store without taking its lock (records are replaced atomically,
+/// so a running controller never shows a torn one).
+public struct CronStatusReport: Sendable {
+    public struct CronRow: Sendable {
+        public var name: String
+        public var configured: Bool
+        public var cron: DataImportCron?
+        public var status: CronStatusRecord?
+        public var nextPoll: UTCInstant?
+    }
+
+    public var crons: [CronRow]
+    public var dataSources: [DataSourceRecord]
+    public var volumes: [VolumeRecord]
+
+    public init(config: CronConfig, store: StateStore, now: UTCInstant) throws {
+        let statuses = Dictionary(try store.crons().map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
+        var rows = config.crons.map { cron -> CronRow in
+            let status = statuses[cron.name]
+            return CronRow(name: cron.name, configured: true, cron: cron, status: status, nextPoll: Self.nextPoll(cron, status, now))
+        }
+        let configured = Set(config.crons.map(\.name))
+        rows += statuses.values.filter { !configured.contains($0.name) }.sorted { $0.name < $1.name }
+            .map { CronRow(name: $0.name, configured: false, cron: nil, status: $0, nextPoll: nil) }
+        crons = rows
+        dataSources = try store.dataSources().sorted { $0.name < $1.name }
+        volumes = try store.volumes().sorted { ($0.cron, $0.created, $0.name) < ($1.cron, $1.created, $1.name) }
+    }
+
+    /// When the cron polls next: `now` when it never has or is overdue (a failed poll is retried), nil with an
+    /// empty schedule.
+    static func nextPoll(_ cron: DataImportCron, _ status: CronStatusRecord?, _ now: UTCInstant) -> UTCInstant? {
+        guard let schedule = cron.schedule else { return nil }
+        guard let last = status?.lastExecutionTimestamp else { return now }
+        return (try? schedule.next(after: last)).map { max($0, now) }
+    }
+
+    // MARK: JSON
+
+    public func json() -> JSON {
+        .object([
+            ("crons", .array(crons.map(cronJSON))),
+            ("dataSources", .array(dataSources.map { ds in
+                .object([
+                    ("name", .string(ds.name)), ("volume", optional(ds.volume)), ("ready", .bool(ds.ready)),
+                    ("cron", .string(ds.cron)), ("updated", optional(ds.updated?.description)),
+                ])
+            })),
+            ("volumes", .array(volumes.map { v in
+                .object([
+                    ("name", .string(v.name)), ("cron", .string(v.cron)), ("digest", .string(v.digest)),
+                    ("lastUse", .string(v.lastUse.description)), ("dataSource", .string(v.dataSource)),
+                    ("source", .string(v.source)), ("created", .string(v.created.description)), ("path", .string(v.path)),
+                    ("size", v.size.map { .number(Double($0)) } ?? .null),
+                ])
+            })),
+        ])
+    }
+
+    private func cronJSON(_ row: CronRow) -> JSON {
+        let s = row.status
+        return .object([
+            ("name", .string(row.name)),
+            ("configured", .bool(row.configured)),
+            ("managedDataSource", optional(row.cron?.managedDataSource ?? s?.managedDataSource)),
+            ("schedule", optional(row.cron.map { $0.schedule?.expression ?? "" })),
+            ("source", optional(row.cron?.source.url)),
+            ("commonTemplate", .bool(row.cron?.commonTemplate ?? s?.commonTemplate ?? false)),
+            ("lastImportedVolume", optional(s?.lastImportedVolume)),
+            ("lastImportedDigest", optional(s?.lastImportedDigest)),
+            ("desiredDigest", optional(s?.sourceDesiredDigest)),
+            ("lastExecutionTimestamp", optional(s?.lastExecutionTimestamp?.description)),
+            ("lastImportTimestamp", optional(s?.lastImportTimestamp?.description)),
+            ("nextPoll", optional(row.nextPoll?.description)),
+            ("currentImports", .array((s?.currentImports ?? []).map {
+                .object([("digest", .string($0.digest)), ("volume", .string($0.volume))])
+            })),
+            ("conditions", .array((s?.conditions ?? []).map { c in
+                .object([
+                    ("type", .string(c.type)), ("status", .string(c.status)), ("reason", .string(c.reason)),
+                    ("message", .string(c.message)), ("lastTransitionTime", .string(c.lastTransitionTime.description)),
+                ])
+            })),
+            ("lastError", optional(s?.lastError)),
+            ("outdated", .number(Double(s?.outdatedGaugeValue ?? 1))),
+        ])
+    }
+
+    private func optional(_ text: String?) -> JSON { text.map(JSON.string) ?? .null }
+
+    // MARK: Metric
+
+    /// `kubevirt_cdi_dataimportcron_outdated{namespace,cron_name,pending}` in Prometheus text format, one sample
+    /// per configured cron: 1 unless its UpToDate condition is True. `pending` is CDI's "no storage class to import
+    /// into"; a local STORAGE is always one, so it is "false".
+    public func outdatedMetric() -> String {
+        var lines = [
+            "# HELP kubevirt_cdi_dataimportcron_outdated DataImportCron has an outdated import",
+            "# TYPE kubevirt_cdi_dataimportcron_outdated gauge",
+        ]
+        for row in crons where row.configured {
+            let namespace = row.cron?.namespace ?? ""
+            let value = row.status?.outdatedGaugeValue ?? 1
+            lines.append("kubevirt_cdi_dataimportcron_outdated{cron_name=\"\(row.name)\",namespace=\"\(namespace)\",pending=\"false\"} \(value)")
+        }
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    // MARK: Table
+
+    public func table() -> String {
+        var out = TextTable(["CRON", "DATASOURCE", "UP-TO-DATE", "REASON", "LAST IMPORT", "DESIRED DIGEST", "NEXT POLL"])
+        for row in crons {
+            let upToDate = row.status?.condition(CronConditionType.upToDate)
+            out.add([
+                row.configured ? row.name : "\(row.name) (deleted)",
+                row.cron?.managedDataSource ?? row.status?.managedDataSource ?? "",
+                upToDate?.status ?? "Unknown",
+                upToDate?.reason ?? "",
+                row.status?.lastImportedVolume ?? "",
+                row.status?.sourceDesiredDigest.map(Self.shortDigest) ?? "",
+                row.nextPoll?.description ?? (row.configured ? "never" : ""),
+            ])
+        }
+        var text = out.render()
+        let messages = crons.compactMap { row -> String? in
+            guard let c = row.status?.condition(CronConditionType.upToDate), !c.isTrue else { return nil }
+            return "  \(row.name): \(c.message)"
+        }
+        if !messages.isEmpty { text += "\n" + messages.joined(separator: "\n") + "\n" }
+
+        var sources = TextTable(["DATASOURCE", "CRON", "READY", "VOLUME"])
+        for ds in dataSources { sources.add([ds.name, ds.cron, ds.ready ? "True" : "False", ds.volume ?? ""]) }
+        var volumeTable = TextTable(["VOLUME", "CRON", "DIGEST", "LAST USE", "SIZE"])
+        for v in volumes {
+            volumeTable.add([v.name, v.cron, Self.shortDigest(v.digest), v.lastUse.description, v.size.map(Quantity.describe) ?? ""])
+        }
+        return text + "\n" + sources.render() + "\n" + volumeTable.render()
+    }
+
+    static func shortDigest(_ digest: String) -> String {
+        digest.count > 19 ? String(digest.prefix(19)) + "…" : digest
+    }
+}
+
+/// Left-aligned columns separated by two spaces, as kubectl prints them.
+struct TextTable {
+    private let header: [String]
+    private var rows: [[String]] = []
+
+    init(_ header: [String]) { self.header = header }
+
+    mutating func add(_ row: [String]) { rows.append(row) }
+
+    func render() -> String {
+        let all = [header] + rows
+        let widths = header.indices.map { column in all.map { $0[column].count }.max() ?? 0 }
+        return all.map { row in
+            row.enumerated().map { column, cell in
+                column == row.count - 1 ? cell : cell + String(repeating: " ", count: widths[column] - cell.count + 2)
+            }.joined()
+        }.joined(separator: "\n") + "\n"
+    }
+}

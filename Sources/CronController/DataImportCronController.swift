@@ -1,0 +1,145 @@
+import DiskImportCore
+import Foundation
+import Logging
+
+/// The local DataImportCron controller: owns one STORAGE directory (holding its lock for its whole life) and
+/// evaluates every configured cron once per `tick`.
+public final class DataImportCronController: Sendable {
+    public let store: StateStore
+    private let lock: StorageLock
+    private let digestSource: DigestSource
+    private let importer: VolumeImporter
+    private let secrets: SecretsDirectory
+    private let parallel: Int
+    private let logger: Logger
+
+    /// The result of one tick: what happened to each cron, and the errors that stopped a cron's reconcile
+    /// (state that could not be written, say), as opposed to the failures its conditions record.
+    public struct TickResult: Sendable {
+        public var outcomes: [CronTickOutcome]
+        public var errors: [String]
+    }
+
+    /// Takes STORAGE's lock (failing at once when another controller holds it) and prepares its layout.
+    public init(storage: String, digestSource: DigestSource, importer: VolumeImporter, secrets: SecretsDirectory,
+                parallel: Int = 1, logger: Logger = Log.logger("cron")) throws {
+        try FileSystem.makeDirectories(storage)
+        lock = try StorageLock(storage: storage)
+        store = StateStore(root: storage)
+        try store.prepare()
+        self.digestSource = digestSource
+        self.importer = importer
+        self.secrets = secrets
+        self.parallel = max(1, parallel)
+        self.logger = logger
+    }
+
+    /// One evaluation at `now`: remove half-written volumes, clean up crons deleted from the configuration, then
+    /// reconcile every cron, up to `parallel` at once (each cron's own work is sequential: one import at a time).
+    public func tick(_ config: CronConfig, now: UTCInstant) throws -> TickResult {
+        try removeHalfWrittenVolumes()
+        try cleanUpDeletedCrons(keeping: Set(config.crons.map(\.name)))
+        let reconciler = CronReconciler(store: store, digestSource: digestSource, importer: importer, secrets: secrets,
+                                        settings: config.hyperConverged ?? HyperConvergedSettings(), logger: logger)
+        let results = ParallelResults(count: config.crons.count)
+        let workers = min(parallel, config.crons.count)
+        let crons = config.crons
+        if workers <= 1 {
+            for (i, cron) in crons.enumerated() { results.set(i, Self.run(reconciler, cron, now)) }
+        } else {
+            let group = DispatchGroup()
+            for _ in 0..<workers {
+                group.enter()
+                let thread = Thread {
+                    while let i = results.claim() { results.set(i, Self.run(reconciler, crons[i], now)) }
+                    group.leave()
+                }
+                thread.start()
+            }
+            group.wait()
+        }
+        var outcomes: [CronTickOutcome] = [], errors: [String] = []
+        for (i, result) in results.all.enumerated() {
+            switch result {
+            case .success(let outcome): outcomes.append(outcome)
+            case .failure(let message):
+                errors.append("\(crons[i].name): \(message)")
+                outcomes.append(CronTickOutcome(cron: crons[i].name, polled: false, digest: nil, action: .failed(message)))
+            case nil: errors.append("\(crons[i].name): not reconciled")
+            }
+        }
+        return TickResult(outcomes: outcomes, errors: errors)
+    }
+
+    private static func run(_ reconciler: CronReconciler, _ cron: DataImportCron, _ now: UTCInstant) -> ParallelResults.Result {
+        do {
+            return .success(try reconciler.reconcile(cron, now: now))
+        } catch {
+            return .failure(CronReconciler.oneLine(error))
+        }
+    }
+
+    /// Volumes whose import marker is still there were being written when a controller died.
+    private func removeHalfWrittenVolumes() throws {
+        for volume in try store.halfWrittenVolumes() {
+            logger.warning("removing half-written volume \(volume) left by an interrupted import")
+            try store.removeVolume(volume)
+        }
+    }
+
+    /// A cron gone from the configuration: with `retentionPolicy: None` its volumes and DataSource go too (CDI's
+    /// cleanup of objects labelled for it); with `All` they stay, and only its status is forgotten. A system-defined
+    /// boot source that was turned off keeps its volumes and has its DataSource reset.
+    private func cleanUpDeletedCrons(keeping configured: Set<String>) throws {
+        for status in try store.crons() where !configured.contains(status.name) {
+            if status.commonTemplate {
+                // A system-defined boot source turned off (feature gate, or its enable annotation): as HCO does,
+                // its DataSource is reset to point at nothing and its imported volumes are kept.
+                if var dataSource = try store.dataSource(status.managedDataSource), dataSource.cron == status.name {
+                    logger.info("\(status.name) is no longer enabled: DataSource \(dataSource.name) reset; volumes kept")
+                    dataSource.volume = nil
+                    dataSource.ready = false
+                    try store.save(dataSource)
+                }
+            } else if status.retentionPolicy == .none {
+                for volume in try store.volumes() where volume.cron == status.name {
+                    logger.info("\(status.name) was deleted with retentionPolicy None: deleting volume \(volume.name)")
+                    try store.removeVolume(volume.name)
+                }
+                if let dataSource = try store.dataSource(status.managedDataSource), dataSource.cron == status.name {
+                    logger.info("\(status.name) was deleted with retentionPolicy None: deleting DataSource \(dataSource.name)")
+                    try store.removeDataSource(dataSource.name)
+                }
+            } else {
+                logger.info("\(status.name) was deleted; its volumes and DataSource \(status.managedDataSource) are kept (retentionPolicy All)")
+            }
+            try store.removeCron(status.name)
+        }
+    }
+}
+
+/// Work handed out to worker threads by index, and the results they hand back.
+private final class ParallelResults: @unchecked Sendable {
+    enum Result {
+        case success(CronTickOutcome)
+        case failure(String)
+    }
+
+    private let lock = NSLock()
+    private var next = 0
+    private var results: [Result?]
+
+    init(count: Int) { results = Array(repeating: nil, count: count) }
+
+    func claim() -> Int? {
+        lock.withLock {
+            guard next < results.count else { return nil }
+            defer { next += 1 }
+            return next
+        }
+    }
+
+    func set(_ index: Int, _ result: Result) { lock.withLock { results[index] = result } }
+
+    var all: [Result?] { lock.withLock { results } }
+}
