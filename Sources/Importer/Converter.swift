@@ -53,22 +53,14 @@ public final class Converter {
         /// The current layer's length when known (the file's size, a tar entry's size); nil after a decoder.
         var length: UInt64? = file.length
         while true {
-            let detected = FormatSniffer.detect(head: try stream.peek(FormatSniffer.headLength))
-            switch detected {
-            case .compressed, .tar:
-                if layers.count >= Self.maximumWrapperLayers {
-                    throw DiskImportError.unsupported("more than \(Self.maximumWrapperLayers) nested compression or tar layers "
-                        + "(\(layers.joined(separator: ", ")), …): refusing a hostile stack")
-                }
-            default:
-                break
-            }
-            switch detected {
+            switch FormatSniffer.detect(head: try stream.peek(FormatSniffer.headLength)) {
             case .compressed(let compression):
+                try Self.admitWrapper(below: layers)
                 layers.append(compression.rawValue)
                 stream = PeekableStream(try PrefetchingStream(try compression.decoder(for: stream)))
                 length = nil
             case .tar:
+                try Self.admitWrapper(below: layers)
                 layers.append("tar")
                 let entry = try TarDiskEntry.open(stream)
                 length = entry.expectedLength
@@ -95,6 +87,14 @@ public final class Converter {
     /// The most bytes a decoder may produce: what the target may hold (the requested size). Without one, the target's
     /// own space bounds a decompression bomb.
     var decompressedLimit: UInt64? { request.requestedSize }
+
+    /// Refuses one more wrapper when `layers` already holds the most a real file has.
+    private static func admitWrapper(below layers: [String]) throws {
+        if layers.count >= maximumWrapperLayers {
+            throw DiskImportError.unsupported("more than \(maximumWrapperLayers) nested compression or tar layers "
+                + "(\(layers.joined(separator: ", ")), …): refusing a hostile stack")
+        }
+    }
 
     /// " inside xz inside gzip" for the layers peeled so far, innermost first; empty at the top.
     private static func inside(_ layers: [String]) -> String {
