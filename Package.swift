@@ -37,7 +37,7 @@ let package = Package(
         ]),
         .target(name: "Codecs", dependencies: ["DiskImportCore", "CZlib", "CLzma", "CZstd", "CDeflate", "CArchive"]),
         .target(name: "Fetch", dependencies: ["DiskImportCore", "Codecs", "CCurl", "COpenSSL"]),
-        .target(name: "DiskImage", dependencies: ["DiskImportCore", "Codecs"]),
+        .target(name: "DiskImage", dependencies: ["DiskImportCore", "Codecs", "CLinux"]),
         .target(name: "Target", dependencies: ["DiskImportCore", "CLinux"]),
         .target(name: "Importer", dependencies: ["DiskImportCore", "Fetch", "Codecs", "DiskImage", "Target"]),
         .target(name: "CronController", dependencies: [
@@ -47,6 +47,7 @@ let package = Package(
         ]),
         .executableTarget(name: "diskimport", dependencies: [
             "Importer",
+            "Target",
             "CronController",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
@@ -57,6 +58,7 @@ let package = Package(
         ]),
         .testTarget(name: "IntegrationTests", dependencies: ["DiskImportCore"]),
         .testTarget(name: "CodecsTests", dependencies: ["Codecs", "DiskImportCore"]),
+        .testTarget(name: "TargetTests", dependencies: ["Target", "DiskImage", "DiskImportCore", "CLinux"]),
     ],
     swiftLanguageModes: [.v6]
 )

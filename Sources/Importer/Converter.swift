@@ -10,6 +10,8 @@ public final class Converter {
     private let request: ConvertRequest
     private let progress: TransferProgress
     private let phases: PhaseRunner
+    /// Bounds the raw bytes a decoder produces (a decompression bomb); tightened to the target's capacity once open.
+    private var decodedLimit: SizeLimitedStream?
 
     public init(request: ConvertRequest, progress: TransferProgress = TransferProgress(), logger: Logger = Log.logger("import")) {
         self.request = request
@@ -19,20 +21,30 @@ public final class Converter {
 
     public func run() throws -> ConvertResult {
         let start = MonotonicClock.now()
-        let (reader, layers) = try phases.run(.info) { try openReader() }
-        let size = reader.virtualSize ?? request.requestedSize ?? 0
-        progress.setGuestTotal(size)
-        let target = try FileTarget(path: request.target, size: size, progress: progress)
-        let guestSize = try phases.run(.transfer) { try reader.convert(to: target, progress: progress) }
-        try phases.run(.resize) {
-            let finalSize = max(guestSize, request.requestedSize ?? 0)
-            try target.resize(to: finalSize)
+        let (reader, layers, target) = try phases.run(.info) {
+            let (reader, layers) = try openReader()
+            progress.setGuestTotal(reader.virtualSize ?? request.requestedSize ?? 0)
+            let options = TargetOptions(virtualSize: reader.virtualSize, requestedSize: request.requestedSize,
+                                        overhead: request.filesystemOverhead, preallocation: request.preallocation)
+            let target = try TargetOpener.open(path: request.target, options: options, progress: progress)
+            if let capacity = Self.capacity(of: target) {
+                decodedLimit?.tighten(to: capacity, reason: "what \(target.path) can hold")
+            }
+            return (reader, layers, target)
         }
-        try phases.run(.complete) { try target.commit(sync: request.sync) }
-        return ConvertResult(
-            sourceFormat: layers.last ?? "raw", layers: layers, virtualSize: guestSize,
-            bytesRead: progress.sourceBytes, bytesWritten: progress.writtenBytes, scratchBytes: 0,
-            seconds: MonotonicClock.now() - start)
+        do {
+            let guestSize = try phases.run(.transfer) { try reader.convert(to: target, progress: progress) }
+            let outcome = try phases.run(.resize) { try target.finish(guestSize: guestSize) }
+            try phases.run(.complete) { try target.commit(sync: request.sync) }
+            return ConvertResult(
+                sourceFormat: layers.last ?? "raw", layers: layers, virtualSize: guestSize,
+                bytesRead: progress.sourceBytes, bytesWritten: progress.writtenBytes, bytesCloned: progress.clonedBytes,
+                holeBytes: progress.holeBytes, scratchBytes: 0, seconds: MonotonicClock.now() - start,
+                targetKind: outcome.kind, targetLength: outcome.length, preallocation: outcome.preallocation)
+        } catch {
+            target.abort()
+            throw error
+        }
     }
 
     /// Wrappers (compression or tar) a source may stack over its image. Real files have one or two
@@ -42,12 +54,17 @@ public final class Converter {
     /// Sniffs the source layer by layer and returns the image reader and the layer names, outermost first.
     ///
     /// Every decoder runs on its own thread behind a `PrefetchingStream`, so decompression overlaps with the stage
-    /// after it (the next decoder, or writing the target). Output of unknown length is bounded by the requested size.
+    /// after it (the next decoder, or writing the target). Output of unknown length is bounded by the requested size,
+    /// and by the target's capacity once it is open.
     func openReader() throws -> (DiskImageReader, [String]) {
         guard case .file(let path) = SourceLocation(request.source) else {
             throw DiskImportError.unsupported("\(SourceLocation(request.source)): network sources are not supported yet")
         }
         let file = try LocalFile(path: path)
+        // A plain local raw file is read by its extents (shared, copied in the kernel, holes skipped), not streamed.
+        if FormatSniffer.detect(head: try file.head(FormatSniffer.headLength)) == .image(.raw) {
+            return (RawFileReader(file: file), ["raw"])
+        }
         var stream = PeekableStream(CountingStream(file.stream(), progress: progress))
         var layers: [String] = []
         /// The current layer's length when known (the file's size, a tar entry's size); nil after a decoder.
@@ -77,18 +94,19 @@ public final class Converter {
                 throw DiskImportError.unsupported("qcow2" + Self.inside(layers) + " is not supported yet")
             case .image(.raw):
                 layers.append("raw")
-                var raw: ByteStream = stream
-                if length == nil, let limit = decompressedLimit {
-                    raw = SizeLimitedStream(stream, limit: limit)
-                }
-                return (RawStreamReader(stream: raw, virtualSize: length), layers)
+                guard length == nil else { return (RawStreamReader(stream: stream, virtualSize: length), layers) }
+                let limited = SizeLimitedStream(stream, limit: request.requestedSize ?? .max, reason: "the requested size")
+                decodedLimit = limited
+                return (RawStreamReader(stream: limited, virtualSize: nil), layers)
             }
         }
     }
 
-    /// The most bytes a decoder may produce: what the target may hold (the requested size). Without one, the target's
-    /// own space bounds a decompression bomb.
-    var decompressedLimit: UInt64? { request.requestedSize }
+    /// The most guest bytes `target` holds, which bounds a decoder's output: a file's capacity under the space
+    /// rules, a block device's size.
+    private static func capacity(of target: DiskTarget) -> UInt64? {
+        (target as? FileTarget)?.capacity ?? (target as? BlockDeviceTarget)?.deviceSize
+    }
 
     /// Refuses one more wrapper when `layers` already holds the most a real file has.
     private static func admitWrapper(below layers: [String]) throws {
@@ -101,5 +119,14 @@ public final class Converter {
     /// " inside xz inside gzip" for the layers peeled so far, innermost first; empty at the top.
     private static func inside(_ layers: [String]) -> String {
         layers.isEmpty ? "" : " inside " + layers.reversed().joined(separator: " inside ")
+    }
+}
+
+extension LocalFile {
+    /// Up to `count` bytes from the start of the file, for sniffing without consuming a stream.
+    func head(_ count: Int) throws -> [UInt8] {
+        var bytes = [UInt8](repeating: 0, count: count)
+        let n = try bytes.withUnsafeMutableBytes { try readFully(at: 0, into: $0) }
+        return Array(bytes[..<n])
     }
 }

@@ -58,6 +58,15 @@ import Testing
         #expect(error == DiskImportError(.limit, "decompressed data exceeds 99999 bytes"))
     }
 
+    @Test func tighteningLowersTheLimitAndNamesTheReasonButNeverRaisesIt() throws {
+        let limited = SizeLimitedStream(MemoryStream(sampleData(100_000)), limit: 90_000, reason: "the requested size")
+        limited.tighten(to: 95_000, reason: "ignored: higher")
+        limited.tighten(to: 50_000, reason: "what /dev/vdb can hold")
+        #expect(limited.limit == 50_000)
+        let error = diskImportError { _ = try drain(limited, bufferSize: 10_000) }
+        #expect(error?.message == "decompressed data exceeds 50000 bytes (what /dev/vdb can hold)")
+    }
+
     /// 512 MiB of zeros in a few KiB of zstd stops at the limit after reading little of it.
     @Test func aDecompressionBombStopsAtTheLimit() throws {
         let scratch = try Scratch()
