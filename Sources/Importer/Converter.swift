@@ -39,7 +39,7 @@ public final class Converter {
             return ConvertResult(
                 sourceFormat: layers.last ?? "raw", layers: layers, virtualSize: guestSize,
                 bytesRead: progress.sourceBytes, bytesWritten: progress.writtenBytes, bytesCloned: progress.clonedBytes,
-                holeBytes: progress.holeBytes, scratchBytes: 0, seconds: MonotonicClock.now() - start,
+                holeBytes: progress.holeBytes, scratchBytes: reader.scratchBytes, seconds: MonotonicClock.now() - start,
                 targetKind: outcome.kind, targetLength: outcome.length, preallocation: outcome.preallocation)
         } catch {
             target.abort()
@@ -87,11 +87,15 @@ public final class Converter {
             case .unsupported(let name):
                 throw DiskImportError.unsupported("unsupported format \(name)" + Self.inside(layers))
             case .image(.qcow2) where layers.isEmpty:
-                throw DiskImportError.unsupported("qcow2 is not supported yet")
+                // A plain local qcow2: random access. Progress follows guest bytes, not the sniffing stream.
+                progress.setSourceTotal(0)
+                layers.append("qcow2")
+                return (try Qcow2Reader(file: file, followBacking: request.followBacking), layers)
             case .image(.qcow2):
-                // Inside a wrapper (or a tar entry): the streaming qcow2 reader (DESIGN.md section 3) takes `stream`
-                // here; until it lands this branch refuses.
-                throw DiskImportError.unsupported("qcow2" + Self.inside(layers) + " is not supported yet")
+                // Inside a wrapper or a tar entry: read the qcow2 front to back instead of decompressing it to scratch
+                // first.
+                layers.append("qcow2")
+                return (try Qcow2StreamReader(stream: stream, name: path, scratchDirectory: request.scratchDirectory), layers)
             case .image(.raw):
                 layers.append("raw")
                 guard length == nil else { return (RawStreamReader(stream: stream, virtualSize: length), layers) }

@@ -45,6 +45,30 @@ import Testing
         #expect(try Files.allocatedBytes(out) <= 3 << 20 + 65536, "the zero run is a hole")
     }
 
+    /// Shell commands that turn $QCOW2 (written by qemu-img convert) into $OUT.
+    static let qcow2Wrappers: [String] = [
+        "xz -T2 --block-size=1MiB -c $QCOW2 > $OUT",
+        "zstd -q -c $QCOW2 | gzip -c > $OUT",
+        "gzip -c $QCOW2 | xz -c > $OUT",
+        "mkdir -p $OUT.d/disk && cp $QCOW2 $OUT.d/disk/disk.qcow2 && tar -C $OUT.d -cf $OUT disk",
+        "mkdir -p $OUT.d/disk && cp $QCOW2 $OUT.d/disk/disk.qcow2 && tar -C $OUT.d -cf - disk | zstd -q -c > $OUT",
+    ]
+
+    @Test(arguments: qcow2Wrappers)
+    func aQcow2InsideAnyWrapperConvertsLikeQemuImg(_ command: String) throws {
+        let dir = try TemporaryDirectory()
+        let raw = try Self.makeRaw(in: dir)
+        let qcow2 = dir.file("disk.qcow2"), expected = dir.file("expected.raw")
+        try Harness.tool("qemu-img", "convert", "-O", "qcow2", raw, qcow2)
+        try Harness.tool("qemu-img", "convert", "-O", "raw", qcow2, expected)
+        let source = dir.file("source")
+        try Harness.tool("sh", "-c", "QCOW2=\(qcow2) OUT=\(source); " + command)
+        let out = dir.file("out.img")
+        let result = try Harness.diskimport("convert", source, out)
+        #expect(result.status == 0, "\(command): \(result.stderr)")
+        #expect(try Files.identical(expected, out), "\(command)")
+    }
+
     /// (how to make the source from $RAW, the phrase the one-line error must contain)
     static let broken: [(String, String)] = [
         ("xz -T2 --block-size=1MiB -c $RAW | head -c 300000 > $OUT", "xz: the data ends in the middle of a stream (truncated file)"),
