@@ -11,6 +11,10 @@ public struct ConvertRequest: Sendable {
     public var followBacking = true
     /// fsync the target before declaring success.
     public var sync = true
+    /// Write a blank disk instead of reading `source` (CDI's `none` source): `blankLength` bytes of zeros, 0 for a
+    /// file target (whose length the requested size and the space rules then set), a block volume's length when it
+    /// is to be preallocated.
+    public var blankLength: UInt64?
 
     public init(source: String, target: String) {
         self.source = source

@@ -37,6 +37,7 @@ public final class Converter {
 
     /// Sniffs the source layer by layer and returns the image reader and the layer names, outermost first.
     func openReader() throws -> (DiskImageReader, [String]) {
+        if let length = request.blankLength { return (BlankDiskReader(length: length), ["blank"]) }
         guard case .file(let path) = SourceLocation(request.source) else {
             throw DiskImportError.unsupported("\(SourceLocation(request.source)): network sources are not supported yet")
         }
