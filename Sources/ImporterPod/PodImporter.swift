@@ -3,6 +3,7 @@ import Importer
 import Logging
 import MetricsEndpoint
 import Prometheus
+import SystemPackage
 
 #if canImport(Glibc)
 import Glibc
@@ -120,6 +121,7 @@ public final class PodImporter {
         let request = try PodRequest.convertRequest(env, endpoint: endpoint, paths: options.paths, block: block)
         do {
             _ = try Converter(request: request, progress: progress, logger: logger).run()
+            if !block { try setDiskImageMode() }
             return (false, env.preallocation)
         } catch let error as DiskImportError where error.kind == .scratchRequired {
             logger.info("\(error.message): asking for a scratch volume")
@@ -140,9 +142,18 @@ public final class PodImporter {
         do {
             let request = try PodRequest.blankRequest(env, paths: options.paths, block: block)
             _ = try Converter(request: request, progress: progress, logger: logger).run()
+            if !block { try setDiskImageMode() }
             return .success(.blankComplete(preallocationApplied: env.preallocation))
         } catch {
             return .failure("Unable to create blank image: \(message(of: error))")
+        }
+    }
+
+    /// chmod(2) the disk image to 0660 whatever the umask was: KubeVirt's qemu (group 107, the pod's fsGroup) must
+    /// be able to write it.
+    private func setDiskImageMode() throws {
+        if chmod(options.paths.diskImage, 0o660) != 0 {
+            throw DiskImportError.io("chmod 0660", options.paths.diskImage, Errno(rawValue: errno))
         }
     }
 

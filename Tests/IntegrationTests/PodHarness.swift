@@ -29,16 +29,45 @@ final class PodWorld {
 
     /// Runs `diskimport import` with exactly `environment` (plus PATH and TMPDIR) and the world's paths.
     func run(_ environment: [String: String], _ extraArguments: [String] = []) throws -> Outcome {
+        let result = try Harness.run(Harness.binary, arguments(extraArguments), environment: fullEnvironment(environment))
+        return Outcome(status: result.status, stderr: result.stderr,
+                       termination: try? String(contentsOfFile: terminationLog, encoding: .utf8))
+    }
+
+    /// Starts `diskimport import` without waiting; its standard error goes to `stderrFile`.
+    func start(_ environment: [String: String], _ extraArguments: [String] = []) throws -> Process {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: Harness.binary)
+        process.arguments = arguments(extraArguments)
+        process.environment = fullEnvironment(environment)
+        _ = FileManager.default.createFile(atPath: stderrFile, contents: nil)
+        process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: stderrFile))
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        return process
+    }
+
+    var stderrFile: String { dir.path + "/importer.stderr" }
+
+    /// What a started import ended with.
+    func outcome(of process: Process) -> Outcome {
+        process.waitUntilExit()
+        return Outcome(status: process.terminationStatus,
+                       stderr: (try? String(contentsOfFile: stderrFile, encoding: .utf8)) ?? "",
+                       termination: try? String(contentsOfFile: terminationLog, encoding: .utf8))
+    }
+
+    private func arguments(_ extra: [String]) -> [String] {
+        ["import", "--data-dir", dataDirectory, "--block-device", blockDevice, "--scratch-dir", scratchDirectory,
+         "--termination-log", terminationLog, "--extra-headers-dir", dir.path + "/extraheaders",
+         "--metrics-port", String(metricsPort)] + extra
+    }
+
+    private func fullEnvironment(_ environment: [String: String]) -> [String: String] {
         var env = environment
         env["PATH"] = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"
         if let tmp = ProcessInfo.processInfo.environment["TMPDIR"] { env["TMPDIR"] = tmp }
-        let result = try Harness.run(Harness.binary, [
-            "import", "--data-dir", dataDirectory, "--block-device", blockDevice, "--scratch-dir", scratchDirectory,
-            "--termination-log", terminationLog, "--extra-headers-dir", dir.path + "/extraheaders",
-            "--metrics-port", String(metricsPort),
-        ] + extraArguments, environment: env)
-        return Outcome(status: result.status, stderr: result.stderr,
-                       termination: try? String(contentsOfFile: terminationLog, encoding: .utf8))
+        return env
     }
 
     /// Names in the data directory (what an import left behind).
