@@ -43,7 +43,7 @@ let package = Package(
         ]),
         .target(name: "Codecs", dependencies: ["DiskImportCore", "CZlib", "CLzma", "CZstd", "CDeflate", "CArchive"]),
         .target(name: "Fetch", dependencies: ["DiskImportCore", "Codecs", "CCurl", "COpenSSL"]),
-        .target(name: "DiskImage", dependencies: ["DiskImportCore", "Codecs"]),
+        .target(name: "DiskImage", dependencies: ["DiskImportCore", "Codecs", "CLinux"]),
         .target(name: "Target", dependencies: ["DiskImportCore", "CLinux"]),
         .target(name: "Importer", dependencies: ["DiskImportCore", "Fetch", "Codecs", "DiskImage", "Target"]),
         .target(name: "CronController", dependencies: [
@@ -67,7 +67,7 @@ let package = Package(
             .product(name: "SystemPackage", package: "swift-system"),
         ]),
         .executableTarget(name: "diskimport", dependencies: [
-            "Importer",
+            "Importer", "Target",
             "CronController",
             "ImporterPod",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -83,6 +83,7 @@ let package = Package(
             .product(name: "Yams", package: "Yams"),
         ]),
         .testTarget(name: "IntegrationTests", dependencies: ["DiskImportCore"]),
+        .testTarget(name: "TargetTests", dependencies: ["Target", "DiskImage", "DiskImportCore", "CLinux"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -4,6 +4,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <pthread.h>
+#include <sys/mman.h>
 #include <sys/ioctl.h>
 #include <sys/vfs.h>
 #include <linux/fs.h>
@@ -90,4 +95,70 @@ int clinux_fiemap_shared(int fd, uint64_t *extents, uint64_t *shared_extents, ui
     free(map);
     *extents = count; *shared_extents = shared; *shared_bytes = sharedBytes;
     return 0;
+}
+
+void *clinux_map_readonly(int fd, uint64_t offset, uint64_t length, int populate) {
+    void *p = mmap(NULL, (size_t)length, PROT_READ, MAP_SHARED | (populate ? MAP_POPULATE : 0), fd, (off_t)offset);
+    return p == MAP_FAILED ? NULL : p;
+}
+
+int clinux_unmap(void *address, uint64_t length) { return munmap(address, (size_t)length); }
+
+// Slots are claimed with a compare-and-swap (free -> filling), filled, then armed; the handler only reads armed
+// slots, so it never sees a half-copied path. Paths live in static storage: nothing is freed under the handler.
+enum { cleanup_slots = 64, slot_free = 0, slot_filling = 1, slot_armed = 2 };
+static _Atomic int cleanup_state[cleanup_slots];
+static char cleanup_paths[cleanup_slots][PATH_MAX];
+static const int cleanup_signals[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT };
+static pthread_once_t cleanup_once = PTHREAD_ONCE_INIT;
+
+static void cleanup_on_signal(int sig) {
+    int saved = errno;
+    for (int i = 0; i < cleanup_slots; i++) {
+        if (atomic_load(&cleanup_state[i]) == slot_armed) unlink(cleanup_paths[i]);
+    }
+    // Default action, then deliver the same signal again: the process ends as the signal says.
+    signal(sig, SIG_DFL);
+    errno = saved;
+    raise(sig);
+}
+
+static void cleanup_install(void) {
+    // A parent may hand us a mask that blocks these (Foundation's Process on Linux passes on the blocked mask of the
+    // thread that spawns): a handler that is never delivered protects nothing, so unblock them here.
+    sigset_t unblock;
+    sigemptyset(&unblock);
+    for (size_t i = 0; i < sizeof cleanup_signals / sizeof cleanup_signals[0]; i++) sigaddset(&unblock, cleanup_signals[i]);
+    pthread_sigmask(SIG_UNBLOCK, &unblock, NULL);
+    for (size_t i = 0; i < sizeof cleanup_signals / sizeof cleanup_signals[0]; i++) {
+        struct sigaction old;
+        // Leave a signal that the parent asked us to ignore (nohup, background jobs) ignored.
+        if (sigaction(cleanup_signals[i], NULL, &old) == 0 && old.sa_handler == SIG_IGN) continue;
+        struct sigaction action;
+        memset(&action, 0, sizeof action);
+        action.sa_handler = cleanup_on_signal;
+        sigemptyset(&action.sa_mask);
+        for (size_t j = 0; j < sizeof cleanup_signals / sizeof cleanup_signals[0]; j++) sigaddset(&action.sa_mask, cleanup_signals[j]);
+        sigaction(cleanup_signals[i], &action, NULL);
+    }
+}
+
+int clinux_cleanup_register(const char *path) {
+    size_t length = strlen(path);
+    if (length >= PATH_MAX) { errno = ENAMETOOLONG; return -1; }
+    pthread_once(&cleanup_once, cleanup_install);
+    for (int i = 0; i < cleanup_slots; i++) {
+        int expected = slot_free;
+        if (atomic_compare_exchange_strong(&cleanup_state[i], &expected, slot_filling)) {
+            memcpy(cleanup_paths[i], path, length + 1);
+            atomic_store(&cleanup_state[i], slot_armed);
+            return i;
+        }
+    }
+    errno = EMFILE;
+    return -1;
+}
+
+void clinux_cleanup_unregister(int slot) {
+    if (slot >= 0 && slot < cleanup_slots) atomic_store(&cleanup_state[slot], slot_free);
 }

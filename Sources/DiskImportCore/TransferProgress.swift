@@ -9,6 +9,8 @@ public final class TransferProgress: Sendable {
     private let guestBytesCounter = Atomic<UInt64>(0)
     private let guestTotalValue = Atomic<UInt64>(0)
     private let writtenBytesCounter = Atomic<UInt64>(0)
+    private let holeBytesCounter = Atomic<UInt64>(0)
+    private let clonedBytesCounter = Atomic<UInt64>(0)
 
     public init() {}
 
@@ -31,6 +33,15 @@ public final class TransferProgress: Sendable {
     /// Bytes actually written to the target (zero runs skipped as holes are not counted).
     public var writtenBytes: UInt64 { writtenBytesCounter.load(ordering: .relaxed) }
     public func addWrittenBytes(_ n: UInt64) { writtenBytesCounter.add(n, ordering: .relaxed) }
+
+    /// Guest bytes that read as zeros without being written: holes left in a file, ranges zeroed on a block
+    /// device with BLKZEROOUT.
+    public var holeBytes: UInt64 { holeBytesCounter.load(ordering: .relaxed) }
+    public func addHoleBytes(_ n: UInt64) { holeBytesCounter.add(n, ordering: .relaxed) }
+
+    /// The part of `writtenBytes` that shares the source's blocks (a reflink clone) instead of copying them.
+    public var clonedBytes: UInt64 { clonedBytesCounter.load(ordering: .relaxed) }
+    public func addClonedBytes(_ n: UInt64) { clonedBytesCounter.add(n, ordering: .relaxed) }
 
     /// Completion as a fraction in 0...1: by source bytes while the source length is known, else by guest bytes.
     public var fraction: Double {

@@ -1,4 +1,5 @@
 import DiskImportCore
+import Target
 
 /// What `diskimport convert` (and later the pod mode) asks for.
 public struct ConvertRequest: Sendable {
@@ -6,7 +7,10 @@ public struct ConvertRequest: Sendable {
     public var target: String
     /// Requested size (`--size`, IMPORTER_IMAGE_SIZE); the raw file grows to `min(usable, size)`.
     public var requestedSize: UInt64?
-    public var filesystemOverhead: Double = 0.055
+    /// Fraction of a filesystem target kept free (`--filesystem-overhead`, FILESYSTEM_OVERHEAD).
+    public var filesystemOverhead: FilesystemOverhead = .standard
+    /// `--preallocation`; the pod mode's PREALLOCATION=true maps to `.falloc`.
+    public var preallocation: PreallocationMode = .off
     /// Follow backing files of local qcow2 images.
     public var followBacking = true
     /// fsync the target before declaring success.
@@ -29,6 +33,16 @@ public struct ConvertResult: Sendable {
     public var virtualSize: UInt64
     public var bytesRead: UInt64
     public var bytesWritten: UInt64
+    /// The part of `bytesWritten` shared with the source by reflink rather than copied.
+    public var bytesCloned: UInt64
+    /// Guest bytes that read as zeros without being written (holes, BLKZEROOUT).
+    public var holeBytes: UInt64
     public var scratchBytes: UInt64
     public var seconds: Double
+    public var targetKind: TargetKind
+    /// The target's final length: the guest size, grown to `min(usable, requested)` for files.
+    public var targetLength: UInt64
+    public var preallocation: PreallocationOutcome
+    /// CDI's `preallocationApplied`.
+    public var preallocationApplied: Bool { preallocation.applied }
 }

@@ -19,20 +19,26 @@ public final class Converter {
 
     public func run() throws -> ConvertResult {
         let start = MonotonicClock.now()
-        let (reader, layers) = try phases.run(.info) { try openReader() }
-        let size = reader.virtualSize ?? request.requestedSize ?? 0
-        progress.setGuestTotal(size)
-        let target = try FileTarget(path: request.target, size: size, progress: progress)
-        let guestSize = try phases.run(.transfer) { try reader.convert(to: target, progress: progress) }
-        try phases.run(.resize) {
-            let finalSize = max(guestSize, request.requestedSize ?? 0)
-            try target.resize(to: finalSize)
+        let (reader, layers, target) = try phases.run(.info) {
+            let (reader, layers) = try openReader()
+            progress.setGuestTotal(reader.virtualSize ?? request.requestedSize ?? 0)
+            let options = TargetOptions(virtualSize: reader.virtualSize, requestedSize: request.requestedSize,
+                                        overhead: request.filesystemOverhead, preallocation: request.preallocation)
+            return (reader, layers, try TargetOpener.open(path: request.target, options: options, progress: progress))
         }
-        try phases.run(.complete) { try target.commit(sync: request.sync) }
-        return ConvertResult(
-            sourceFormat: layers.last ?? "raw", layers: layers, virtualSize: guestSize,
-            bytesRead: progress.sourceBytes, bytesWritten: progress.writtenBytes, scratchBytes: 0,
-            seconds: MonotonicClock.now() - start)
+        do {
+            let guestSize = try phases.run(.transfer) { try reader.convert(to: target, progress: progress) }
+            let outcome = try phases.run(.resize) { try target.finish(guestSize: guestSize) }
+            try phases.run(.complete) { try target.commit(sync: request.sync) }
+            return ConvertResult(
+                sourceFormat: layers.last ?? "raw", layers: layers, virtualSize: guestSize,
+                bytesRead: progress.sourceBytes, bytesWritten: progress.writtenBytes, bytesCloned: progress.clonedBytes,
+                holeBytes: progress.holeBytes, scratchBytes: 0, seconds: MonotonicClock.now() - start,
+                targetKind: outcome.kind, targetLength: outcome.length, preallocation: outcome.preallocation)
+        } catch {
+            target.abort()
+            throw error
+        }
     }
 
     /// Sniffs the source layer by layer and returns the image reader and the layer names, outermost first.
@@ -42,6 +48,10 @@ public final class Converter {
             throw DiskImportError.unsupported("\(SourceLocation(request.source)): network sources are not supported yet")
         }
         let file = try LocalFile(path: path)
+        // A plain local raw file is read by its extents (shared, copied in the kernel, holes skipped), not streamed.
+        if FormatSniffer.detect(head: try file.head(FormatSniffer.headLength)) == .image(.raw) {
+            return (RawFileReader(file: file), ["raw"])
+        }
         var stream = PeekableStream(CountingStream(file.stream(), progress: progress))
         var layers: [String] = []
         while true {
@@ -62,5 +72,14 @@ public final class Converter {
                 return (RawStreamReader(stream: stream, virtualSize: layers.count == 1 ? file.length : nil), layers)
             }
         }
+    }
+}
+
+extension LocalFile {
+    /// Up to `count` bytes from the start of the file, for sniffing without consuming a stream.
+    func head(_ count: Int) throws -> [UInt8] {
+        var bytes = [UInt8](repeating: 0, count: count)
+        let n = try bytes.withUnsafeMutableBytes { try readFully(at: 0, into: $0) }
+        return Array(bytes[..<n])
     }
 }

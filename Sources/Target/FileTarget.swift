@@ -1,5 +1,6 @@
 import CLinux
 import DiskImportCore
+import Synchronization
 import SystemPackage
 
 #if canImport(Glibc)
@@ -8,80 +9,210 @@ import Glibc
 
 /// A sparse regular file written through a temporary name next to it and renamed into place only when complete,
 /// so an interrupted import never leaves a file that looks finished.
-public final class FileTarget: ExtentSink, @unchecked Sendable {
+///
+/// Zero blocks (4 KiB, aligned in the guest) are never written: they stay holes, so the file allocates no more than
+/// `qemu-img convert -O raw` would. Ranges of local files are shared (reflink) where the filesystem can, else mapped,
+/// scanned for zero blocks, and only their data stored. Writes to disjoint ranges may come from several threads.
+public final class FileTarget: DiskTarget, @unchecked Sendable {
+    public var kind: TargetKind { .file }
+    /// The path the user named.
     public let path: String
+    /// Where the file ends up: `path`, or what it links to.
+    public let finalPath: String
     public let temporaryPath: String
-    private let fd: FileDescriptor
-    private let progress: TransferProgress
-    private var committed = false
+    /// No guest byte may land at or past this offset.
+    public let capacity: UInt64
 
-    /// Creates the temporary file (mode 0660 by default) sized to `size` bytes, all holes.
-    public init(path: String, size: UInt64, progress: TransferProgress, mode: FilePermissions = [.ownerReadWrite, .groupReadWrite]) throws {
+    private let fd: FileDescriptor
+    private let space: SpacePlan
+    private let preallocation: PreallocationMode
+    private let progress: TransferProgress
+    private let reflink: Reflink
+    private let cleanup: InterruptCleanup
+    private let state = Mutex(State.writing)
+
+    private enum State { case writing, finished, committed, aborted }
+
+    /// Data runs at least this long are copied with copy_file_range(2) from a local source; shorter ones are
+    /// written from the mapping with pwrite(2), which costs less per call.
+    static let kernelCopyThreshold: UInt64 = 1 << 20
+
+    /// Creates the temporary file for `finalPath` (what the user's `path` resolves to), sized to `virtualSize`
+    /// when it is known, all holes. `space` caps the size and decides the final length; `blockSize` is the
+    /// filesystem's (f_bsize), the alignment of reflink clones.
+    public init(path: String, finalPath: String, virtualSize: UInt64?, space: SpacePlan, blockSize: UInt64,
+                preallocation: PreallocationMode, progress: TransferProgress,
+                permissions: FilePermissions = [.ownerReadWrite, .groupReadWrite]) throws {
         self.path = path
+        self.finalPath = finalPath
+        self.space = space
+        self.preallocation = preallocation
         self.progress = progress
-        let slash = path.lastIndex(of: "/")
-        let directory = slash.map { String(path[..<$0]) } ?? "."
-        let name = slash.map { String(path[path.index(after: $0)...]) } ?? path
-        temporaryPath = (directory.isEmpty ? "" : directory + "/") + ".\(name).diskimport-\(getpid())"
+        capacity = space.capacity(virtualSize: virtualSize)
+        reflink = Reflink(blockSize: blockSize)
+        let slash = finalPath.lastIndex(of: "/")
+        let directory = slash.map { String(finalPath[...$0]) } ?? ""
+        let name = slash.map { String(finalPath[finalPath.index(after: $0)...]) } ?? finalPath
+        temporaryPath = directory + ".\(name).diskimport-\(getpid())"
+
+        // A stale temporary file of a dead process with our pid is ours to replace; never follow a link there.
+        unlink(temporaryPath)
+        cleanup = try InterruptCleanup(path: temporaryPath)
         do {
-            fd = try FileDescriptor.open(temporaryPath, .readWrite, options: [.create, .truncate, .closeOnExec], permissions: mode)
+            fd = try FileDescriptor.open(temporaryPath, .readWrite, options: [.create, .exclusiveCreate, .noFollow, .closeOnExec],
+                                         permissions: permissions)
         } catch let errno as Errno {
+            cleanup.disarm()
             throw DiskImportError.io("create", temporaryPath, errno)
         }
         do {
-            try resize(to: size)
+            try TargetIO.setLength(fd, virtualSize ?? 0, path: path)
         } catch {
             abort()
+            try? fd.close()
             throw error
         }
     }
 
     deinit {
+        abort()
         try? fd.close()
-        if !committed { unlink(temporaryPath) }
-    }
-
-    /// Sets the file length with ftruncate(2).
-    public func resize(to size: UInt64) throws {
-        if ftruncate(fd.rawValue, off_t(size)) != 0 { throw DiskImportError.io("truncate", temporaryPath, Errno(rawValue: errno)) }
     }
 
     public func write(_ bytes: UnsafeRawBufferPointer, at offset: UInt64) throws {
-        try ZeroScan.forEachRun(in: bytes, offset: offset) { range, isZero in
-            guard !isZero else { return }
-            try fd.writeAll(UnsafeRawBufferPointer(rebasing: bytes[range]), at: offset + UInt64(range.lowerBound), path: temporaryPath)
-            progress.addWrittenBytes(UInt64(range.count))
-        }
-    }
-
-    /// The file was created empty and sized with ftruncate, so zero ranges are already holes.
-    public func writeZeros(at offset: UInt64, length: UInt64) throws {}
-
-    public func copy(from file: FileDescriptor, sourceOffset: UInt64, to offset: UInt64, length: UInt64) throws {
-        var input = Int64(sourceOffset), output = Int64(offset)
-        var left = length
-        while left > 0 {
-            let n = clinux_copy_file_range(file.rawValue, &input, fd.rawValue, &output, left)
-            if n < 0 {
-                let e = Errno(rawValue: errno)
-                if e == .interrupted { continue }
-                throw DiskImportError.io("copy_file_range into", temporaryPath, e)
+        try TargetIO.checkBounds(offset: offset, length: UInt64(bytes.count), capacity: capacity, path: path)
+        var written: UInt64 = 0, holes: UInt64 = 0
+        defer { account(written: written, holes: holes) }
+        try ZeroRuns.forEach(in: bytes, offset: offset, minimumZeroRun: 1) { range, isZero in
+            if isZero {
+                holes += UInt64(range.count)
+            } else {
+                try TargetIO.writeAll(fd, UnsafeRawBufferPointer(rebasing: bytes[range]), at: offset + UInt64(range.lowerBound), path: path)
+                written += UInt64(range.count)
             }
-            if n == 0 { throw DiskImportError(.io, "copy_file_range into \(temporaryPath): source ended early") }
-            left -= UInt64(n)
-            progress.addWrittenBytes(UInt64(n))
         }
     }
 
-    /// Flushes the file to stable storage and renames it to its final name.
-    public func commit(sync: Bool) throws {
-        if sync, fsync(fd.rawValue) != 0 { throw DiskImportError.io("fsync", temporaryPath, Errno(rawValue: errno)) }
-        if rename(temporaryPath, path) != 0 { throw DiskImportError.io("rename \(temporaryPath) to", path, Errno(rawValue: errno)) }
-        committed = true
+    /// The file starts as holes and zero ranges are never written, so there is nothing to do but count.
+    public func writeZeros(at offset: UInt64, length: UInt64) throws {
+        try TargetIO.checkBounds(offset: offset, length: length, capacity: capacity, path: path)
+        progress.addHoleBytes(length)
     }
 
-    /// Removes the temporary file.
+    /// Shares the blocks when the filesystem can (reflink: the range's source and guest offsets must be aligned
+    /// alike), else copies only the data blocks. Zero blocks stay holes in either copy path.
+    public func copy(from file: FileDescriptor, sourceOffset: UInt64, to offset: UInt64, length: UInt64) throws {
+        try TargetIO.checkBounds(offset: offset, length: length, capacity: capacity, path: path)
+        let block = reflink.blockSize
+        if sourceOffset % block == offset % block {
+            let head = min(length, (block - offset % block) % block)
+            let middle = (length - head) / block * block
+            if middle > 0, try reflink.clone(from: file, sourceOffset: sourceOffset + head, to: fd, targetOffset: offset + head,
+                                              length: middle, targetPath: path) == .cloned {
+                progress.addWrittenBytes(middle)
+                progress.addClonedBytes(middle)
+                try copyData(from: file, sourceOffset: sourceOffset, to: offset, length: head)
+                let tail = head + middle
+                try copyData(from: file, sourceOffset: sourceOffset + tail, to: offset + tail, length: length - tail)
+                return
+            }
+        }
+        try copyData(from: file, sourceOffset: sourceOffset, to: offset, length: length)
+    }
+
+    /// Copies the data blocks of a local range, skipping its zero blocks.
+    private func copyData(from file: FileDescriptor, sourceOffset: UInt64, to offset: UInt64, length: UInt64) throws {
+        guard length > 0 else { return }
+        var written: UInt64 = 0, holes: UInt64 = 0
+        defer { account(written: written, holes: holes) }
+        try LocalRangeScan.forEachRun(file: file, sourceOffset: sourceOffset, guestOffset: offset, length: length,
+                                      minimumZeroRun: 1) { run in
+            guard let data = run.data else {
+                holes += run.length
+                return
+            }
+            var stored: UInt64 = 0
+            if run.length >= Self.kernelCopyThreshold {
+                stored = try kernelCopy(from: file, sourceOffset: run.sourceOffset, to: run.guestOffset, length: run.length)
+            }
+            if stored < run.length {
+                try TargetIO.writeAll(fd, UnsafeRawBufferPointer(rebasing: data[Int(stored)...]), at: run.guestOffset + stored, path: path)
+            }
+            written += run.length
+        }
+    }
+
+    /// copy_file_range(2) of as much of the range as the kernel will copy; returns how much it copied. Stops early
+    /// (without an error) where the kernel cannot copy between these files (EXDEV, EINVAL, EOPNOTSUPP).
+    private func kernelCopy(from file: FileDescriptor, sourceOffset: UInt64, to offset: UInt64, length: UInt64) throws -> UInt64 {
+        var input = Int64(sourceOffset), output = Int64(offset)
+        var done: UInt64 = 0
+        while done < length {
+            let n = clinux_copy_file_range(file.rawValue, &input, fd.rawValue, &output, length - done)
+            if n > 0 {
+                done += UInt64(n)
+                continue
+            }
+            if n == 0 { return done }
+            let e = Errno(rawValue: errno)
+            switch e {
+            case .interrupted: continue
+            case .improperLink, .invalidArgument, .notSupported, .badFileDescriptor, .noFunction: return done
+            default: throw TargetIO.failure("copy_file_range into", path: path, errno: e, offset: offset + done, length: length - done)
+            }
+        }
+        return done
+    }
+
+    private func account(written: UInt64, holes: UInt64) {
+        if written > 0 { progress.addWrittenBytes(written) }
+        if holes > 0 { progress.addHoleBytes(holes) }
+    }
+
+    /// Sets the final length (the guest size, grown by the space rules) and preallocates it as asked.
+    public func finish(guestSize: UInt64) throws -> TargetOutcome {
+        try state.withLock { state in
+            guard state == .writing else { throw DiskImportError.usage("\(path): target finished twice") }
+            state = .finished
+        }
+        try TargetIO.checkBounds(offset: 0, length: guestSize, capacity: capacity, path: path)
+        let length = space.finalLength(guestSize: guestSize)
+        try TargetIO.setLength(fd, length, path: path)
+        let outcome = try Preallocator.apply(preallocation, fd: fd, length: length, path: path, progress: progress)
+        return TargetOutcome(kind: .file, length: length, preallocation: outcome)
+    }
+
+    /// fsync(2)s the file, renames it to its final name, and fsyncs the directory so the rename is durable too.
+    public func commit(sync: Bool) throws {
+        try state.withLock { state in
+            guard state == .finished else { throw DiskImportError.usage("\(path): target committed before it was finished") }
+            if sync { try TargetIO.sync(fd, path: path) }
+            if rename(temporaryPath, finalPath) != 0 {
+                throw DiskImportError.io("rename \(temporaryPath) to", finalPath, Errno(rawValue: errno))
+            }
+            state = .committed
+            cleanup.disarm()
+        }
+        if sync { Self.syncDirectory(of: finalPath) }
+    }
+
+    /// Removes the temporary file unless it was committed.
     public func abort() {
-        if !committed { unlink(temporaryPath) }
+        state.withLock { state in
+            guard state != .committed, state != .aborted else { return }
+            unlink(temporaryPath)
+            state = .aborted
+            cleanup.disarm()
+        }
+    }
+
+    /// fsync(2) of the directory holding `path`; best effort, as some filesystems refuse to sync directories.
+    private static func syncDirectory(of path: String) {
+        let slash = path.lastIndex(of: "/")
+        let directory = slash.map { $0 == path.startIndex ? "/" : String(path[..<$0]) } ?? "."
+        let dirfd = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard dirfd >= 0 else { return }
+        _ = fsync(dirfd)
+        close(dirfd)
     }
 }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import DiskImportCore
 import Importer
+import Target
 
 struct ConvertCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -13,13 +14,22 @@ struct ConvertCommand: ParsableCommand {
     @Argument(help: "Where to write the raw disk: a file (created sparse) or an existing block device.")
     var target: String
 
-    @Option(help: "Requested disk size (a Kubernetes quantity such as 10Gi); the raw file grows to it.")
+    @Option(help: "Requested disk size (a Kubernetes quantity such as 10Gi); the raw file grows to it, within the usable space.")
     var size: String?
 
-    @Option(help: "Fraction of the filesystem kept free for its own overhead.")
-    var filesystemOverhead: Double = 0.055
+    @Option(help: "Fraction of a target filesystem kept free for its own overhead, as a decimal from 0 to 1.")
+    var filesystemOverhead: String = FilesystemOverhead.standard.description
 
-    @Flag(help: "Print one JSON summary at the end.")
+    @Option(help: "Reserve the target file's space: off (sparse), falloc (fallocate), full (fallocate, else write zeros).")
+    var preallocation: PreallocationMode = .off
+
+    @Flag(inversion: .prefixedNo, help: "Show a progress bar on stderr (default: when stderr is a terminal).")
+    var progress: Bool?
+
+    @Flag(inversion: .prefixedNo, help: "fsync the target before reporting success.")
+    var sync = true
+
+    @Flag(help: "Print one JSON summary at the end (keys in README.md).")
     var json = false
 
     @OptionGroup var common: CommonOptions
@@ -29,19 +39,39 @@ struct ConvertCommand: ParsableCommand {
         try reportingErrors {
             var request = ConvertRequest(source: source, target: target)
             request.requestedSize = try size.map(Quantity.bytes)
-            request.filesystemOverhead = filesystemOverhead
-            let result = try Converter(request: request).run()
-            if json {
-                print(JSON.object([
-                    ("format", .string(result.sourceFormat)),
-                    ("layers", .array(result.layers.map { .string($0) })),
-                    ("virtual-size", .number(Double(result.virtualSize))),
-                    ("bytes-read", .number(Double(result.bytesRead))),
-                    ("bytes-written", .number(Double(result.bytesWritten))),
-                    ("scratch-bytes", .number(Double(result.scratchBytes))),
-                    ("seconds", .number(result.seconds)),
-                ]).rendered())
+            request.filesystemOverhead = try FilesystemOverhead(parsing: filesystemOverhead)
+            request.preallocation = preallocation
+            request.sync = sync
+            let transfer = TransferProgress()
+            let display = (progress ?? ProgressDisplay.standardErrorIsTerminal) ? ProgressDisplay(progress: transfer) : nil
+            let result: ConvertResult
+            do {
+                defer { display?.stop() }
+                result = try Converter(request: request, progress: transfer).run()
             }
+            if json { Console.writeOutput(Self.summary(result).rendered() + "\n") }
         }
     }
+
+    /// The `--json` summary. Key names are stable; README.md documents them.
+    static func summary(_ result: ConvertResult) -> JSON {
+        .object([
+            ("format", .string(result.sourceFormat)),
+            ("layers", .array(result.layers.map { .string($0) })),
+            ("virtual-size", .number(Double(result.virtualSize))),
+            ("bytes-read", .number(Double(result.bytesRead))),
+            ("bytes-written", .number(Double(result.bytesWritten))),
+            ("bytes-cloned", .number(Double(result.bytesCloned))),
+            ("hole-bytes", .number(Double(result.holeBytes))),
+            ("scratch-bytes", .number(Double(result.scratchBytes))),
+            ("seconds", .number(result.seconds)),
+            ("target-kind", .string(result.targetKind.rawValue)),
+            ("target-size", .number(Double(result.targetLength))),
+            ("preallocation", .string(result.preallocation.mode.rawValue)),
+            ("preallocation-applied", .bool(result.preallocationApplied)),
+            ("preallocation-method", .string(result.preallocation.method.rawValue)),
+        ])
+    }
 }
+
+extension PreallocationMode: ExpressibleByArgument {}

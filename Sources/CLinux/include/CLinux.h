@@ -43,4 +43,18 @@ extern const int clinux_o_direct;
 /// ioctl(FS_IOC_FIEMAP): counts the file's extents and how many carry FIEMAP_EXTENT_SHARED.
 int clinux_fiemap_shared(int fd, uint64_t *extents, uint64_t *shared_extents, uint64_t *shared_bytes);
 
+/// mmap(2) of `length` bytes of `fd` at `offset` (page-aligned), read-only and shared, with MAP_POPULATE when
+/// `populate` is non-zero. Returns NULL (not MAP_FAILED) with errno on failure.
+void *clinux_map_readonly(int fd, uint64_t offset, uint64_t length, int populate);
+/// munmap(2).
+int clinux_unmap(void *address, uint64_t length);
+
+/// Temporary files removed when the process is interrupted: SIGINT, SIGTERM, SIGHUP or SIGQUIT unlink(2) every
+/// registered path, then the signal is re-raised with its default action (so the exit status still says why).
+/// Registers `path` (copied); returns a slot for clinux_cleanup_unregister, or -1 when the table is full or the path
+/// is too long. Installs the handlers on first use (and unblocks those signals in the calling thread).
+int clinux_cleanup_register(const char *path);
+/// Forgets a slot from clinux_cleanup_register (the file is kept).
+void clinux_cleanup_unregister(int slot);
+
 #endif
