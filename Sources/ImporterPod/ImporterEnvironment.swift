@@ -1,4 +1,5 @@
 import DiskImportCore
+import Target
 
 /// CDI's importer environment, parsed and checked before anything is written (see `EnvironmentVariable.all` for
 /// what each variable does). Errors carry the exact text CDI uses where CDI has one.
@@ -27,8 +28,8 @@ public struct ImporterEnvironment: Sendable {
     /// INSECURE_TLS: applies to the registry source only, as in CDI.
     public var insecureTLS: Bool
     public var preallocation: Bool
-    /// FILESYSTEM_OVERHEAD as written (a decimal fraction), nil when unset.
-    public var filesystemOverhead: String?
+    /// FILESYSTEM_OVERHEAD (0.055 when unset).
+    public var filesystemOverhead: FilesystemOverhead
     public var checksum: Checksum?
     public var architecture: String?
     /// IMPORTER_EXTRA_HEADER_* in the order of the variable names.
@@ -110,7 +111,11 @@ extension ImporterEnvironment {
         }
         insecureTLS = insecure
 
-        filesystemOverhead = value("FILESYSTEM_OVERHEAD")
+        do {
+            filesystemOverhead = try value("FILESYSTEM_OVERHEAD").map { try FilesystemOverhead(parsing: $0) } ?? .standard
+        } catch {
+            throw DiskImportError.usage("FILESYSTEM_OVERHEAD \"\(environment["FILESYSTEM_OVERHEAD"] ?? "")\" is not a decimal fraction from 0 to 1")
+        }
         checksum = try value("IMPORTER_CHECKSUM").map { try Checksum(parsing: $0) }
         architecture = value("IMPORTER_REGISTRY_IMAGE_ARCHITECTURE")
         extraHeaders = try HeaderLine.fromEnvironment(environment)

@@ -120,9 +120,9 @@ public final class PodImporter {
     private func convert(_ env: ImporterEnvironment, endpoint: String, block: Bool) throws -> (Bool, Bool) {
         let request = try PodRequest.convertRequest(env, endpoint: endpoint, paths: options.paths, block: block)
         do {
-            _ = try Converter(request: request, progress: progress, logger: logger).run()
+            let result = try Converter(request: request, progress: progress, logger: logger).run()
             if !block { try setDiskImageMode() }
-            return (false, env.preallocation)
+            return (false, result.preallocationApplied)
         } catch let error as DiskImportError where error.kind == .scratchRequired {
             logger.info("\(error.message): asking for a scratch volume")
             return (true, false)

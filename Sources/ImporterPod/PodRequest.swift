@@ -1,5 +1,6 @@
 import DiskImportCore
 import Importer
+import Target
 
 /// Turns CDI's environment into the `ConvertRequest` that `diskimport convert` also runs.
 enum PodRequest {
@@ -26,12 +27,9 @@ enum PodRequest {
 
     private static func applyCommon(_ env: ImporterEnvironment, paths: PodPaths, to request: inout ConvertRequest) throws {
         request.requestedSize = env.imageSize
-        if let text = env.filesystemOverhead {
-            guard let overhead = Double(text), overhead >= 0, overhead <= 1 else {
-                throw DiskImportError.usage("FILESYSTEM_OVERHEAD \"\(text)\" is not a decimal fraction from 0 to 1")
-            }
-            request.filesystemOverhead = overhead
-        }
+        request.filesystemOverhead = env.filesystemOverhead
+        // CDI's PREALLOCATION=true is qemu-img's preallocation=falloc.
+        request.preallocation = env.preallocation ? .falloc : .off
         request.sync = true
     }
 }

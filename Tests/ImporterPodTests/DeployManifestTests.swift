@@ -32,7 +32,7 @@ import Yams
         #expect(parsed.endpoint.hasPrefix("https://"))
         #expect(parsed.contentType == .kubevirt)
         #expect(parsed.imageSize == 10 << 30)
-        #expect(parsed.filesystemOverhead == "0.055")
+        #expect(parsed.filesystemOverhead.description == "0.055")
         #expect(!parsed.preallocation && !parsed.insecureTLS)
         #expect(parsed.checksum?.algorithm == .sha256)
         #expect(parsed.extraHeaders.map(\.name) == ["X-Request-Source"])

@@ -38,7 +38,7 @@ import Testing
         #expect(parsed.certificateDirectory == "/certs")
         #expect(parsed.preallocation)
         #expect(!parsed.insecureTLS)
-        #expect(parsed.filesystemOverhead == "0.055")
+        #expect(parsed.filesystemOverhead.description == "0.055")
         #expect(parsed.checksum?.description == "sha256:" + String(repeating: "ab", count: 32))
         #expect(parsed.extraHeaders.map(\.line) == ["X-Two: two", "X-Ten: 10"])
         #expect(parsed.ownerUID == "1234-abcd")
