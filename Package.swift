@@ -62,7 +62,7 @@ let package = Package(
         ]),
         // `diskimport import`: CDI's importer pod contract on top of the Importer.
         .target(name: "ImporterPod", dependencies: [
-            "DiskImportCore", "Importer", "Target", "Codecs", "MetricsEndpoint",
+            "DiskImportCore", "Importer", "Target", "Codecs", "Fetch", "MetricsEndpoint",
             .product(name: "Prometheus", package: "swift-prometheus"),
             .product(name: "SystemPackage", package: "swift-system"),
         ]),
@@ -78,7 +78,7 @@ let package = Package(
             "CronController", "DiskImportCore", .product(name: "Logging", package: "swift-log"),
         ]),
         .testTarget(name: "ImporterPodTests", dependencies: [
-            "ImporterPod", "MetricsEndpoint", "DiskImportCore",
+            "ImporterPod", "MetricsEndpoint", "DiskImportCore", "Fetch",
             .product(name: "Prometheus", package: "swift-prometheus"),
             .product(name: "Yams", package: "Yams"),
         ]),

@@ -19,3 +19,11 @@ static inline CURLcode ccurl_setopt_xferinfo_function(CURL *h, int (*f)(void *, 
 static inline CURLcode ccurl_getinfo_long(CURL *h, CURLINFO i, long *v) { return curl_easy_getinfo(h, i, v); }
 static inline CURLcode ccurl_getinfo_offset(CURL *h, CURLINFO i, curl_off_t *v) { return curl_easy_getinfo(h, i, v); }
 static inline CURLcode ccurl_getinfo_string(CURL *h, CURLINFO i, char **v) { return curl_easy_getinfo(h, i, v); }
+
+/// CURLOPT_CAINFO_BLOB: a PEM bundle in memory, copied by libcurl (CURL_BLOB_COPY).
+static inline CURLcode ccurl_setopt_ca_blob(CURL *h, const void *data, size_t length) {
+    struct curl_blob blob = { (void *)data, length, CURL_BLOB_COPY };
+    return curl_easy_setopt(h, CURLOPT_CAINFO_BLOB, &blob);
+}
+/// CURLAUTH_BASIC is a macro with a cast, which Swift cannot import.
+static inline long ccurl_auth_basic(void) { return (long)CURLAUTH_BASIC; }

@@ -1,4 +1,5 @@
 import DiskImportCore
+import Fetch
 import Target
 
 /// What `diskimport convert` (and later the pod mode) asks for.
@@ -19,6 +20,10 @@ public struct ConvertRequest: Sendable {
     /// file target (whose length the requested size and the space rules then set), a block volume's length when it
     /// is to be preallocated.
     public var blankLength: UInt64?
+    /// How to reach http(s) sources: trust, credentials, headers, proxy, retries.
+    public var network = HTTPOptions()
+    /// The expected digest of the source bytes as downloaded (`--checksum`).
+    public var checksum: Checksum?
 
     public init(source: String, target: String) {
         self.source = source

@@ -10,6 +10,8 @@ public final class Converter {
     private let request: ConvertRequest
     private let progress: TransferProgress
     private let phases: PhaseRunner
+    /// Verifies `request.checksum` once the transfer has consumed the source.
+    private var checksumStream: ChecksumStream?
 
     public init(request: ConvertRequest, progress: TransferProgress = TransferProgress(), logger: Logger = Log.logger("import")) {
         self.request = request
@@ -27,7 +29,11 @@ public final class Converter {
             return (reader, layers, try TargetOpener.open(path: request.target, options: options, progress: progress))
         }
         do {
-            let guestSize = try phases.run(.transfer) { try reader.convert(to: target, progress: progress) }
+            let guestSize = try phases.run(.transfer) {
+                let size = try reader.convert(to: target, progress: progress)
+                try checksumStream?.verify()
+                return size
+            }
             let outcome = try phases.run(.resize) { try target.finish(guestSize: guestSize) }
             try phases.run(.complete) { try target.commit(sync: request.sync) }
             return ConvertResult(
@@ -44,15 +50,31 @@ public final class Converter {
     /// Sniffs the source layer by layer and returns the image reader and the layer names, outermost first.
     func openReader() throws -> (DiskImageReader, [String]) {
         if let length = request.blankLength { return (BlankDiskReader(length: length), ["blank"]) }
-        guard case .file(let path) = SourceLocation(request.source) else {
-            throw DiskImportError.unsupported("\(SourceLocation(request.source)): network sources are not supported yet")
+        var source: ByteStream
+        let sourceLength: UInt64?
+        switch SourceLocation(request.source) {
+        case .file(let path):
+            let file = try LocalFile(path: path)
+            // A plain local raw file is read by its extents (shared, copied in the kernel, holes skipped), not streamed.
+            if request.checksum == nil, FormatSniffer.detect(head: try file.head(FormatSniffer.headLength)) == .image(.raw) {
+                return (RawFileReader(file: file), ["raw"])
+            }
+            source = file.stream()
+            sourceLength = file.length
+        case .http(let url):
+            // Streamed: the download runs on its own thread, resumes dropped connections, and overlaps decoding.
+            let body = try HTTPStream(client: HTTPClient(options: request.network), url: url)
+            source = body
+            sourceLength = body.expectedLength
+        case .registry(let reference):
+            throw DiskImportError.unsupported("docker://\(reference): registry sources are not supported yet")
         }
-        let file = try LocalFile(path: path)
-        // A plain local raw file is read by its extents (shared, copied in the kernel, holes skipped), not streamed.
-        if FormatSniffer.detect(head: try file.head(FormatSniffer.headLength)) == .image(.raw) {
-            return (RawFileReader(file: file), ["raw"])
+        if let checksum = request.checksum {
+            let verifying = try ChecksumStream(source, expected: checksum)
+            checksumStream = verifying
+            source = verifying
         }
-        var stream = PeekableStream(CountingStream(file.stream(), progress: progress))
+        var stream = PeekableStream(CountingStream(source, progress: progress))
         var layers: [String] = []
         while true {
             switch FormatSniffer.detect(head: try stream.peek(FormatSniffer.headLength)) {
@@ -69,7 +91,7 @@ public final class Converter {
                 throw DiskImportError.unsupported("qcow2 is not supported yet")
             case .image(.raw):
                 layers.append("raw")
-                return (RawStreamReader(stream: stream, virtualSize: layers.count == 1 ? file.length : nil), layers)
+                return (RawStreamReader(stream: stream, virtualSize: layers.count == 1 ? sourceLength : nil), layers)
             }
         }
     }

@@ -1,4 +1,5 @@
 import DiskImportCore
+import Fetch
 import Target
 
 /// CDI's importer environment, parsed and checked before anything is written (see `EnvironmentVariable.all` for
@@ -101,7 +102,7 @@ extension ImporterEnvironment {
 
         let user = environment["IMPORTER_ACCESS_KEY_ID"] ?? "", secret = environment["IMPORTER_SECRET_KEY"] ?? ""
         // CDI sends credentials only when both are set.
-        credentials = user.isEmpty || secret.isEmpty ? nil : Credentials(user: user, secret: secret)
+        credentials = user.isEmpty || secret.isEmpty ? nil : Credentials(user: user, password: secret)
         certificateDirectory = value("IMPORTER_CERT_DIR")
         proxyCertificateDirectory = value("IMPORTER_PROXY_CERT_DIR")
 
@@ -116,57 +117,15 @@ extension ImporterEnvironment {
         } catch {
             throw DiskImportError.usage("FILESYSTEM_OVERHEAD \"\(environment["FILESYSTEM_OVERHEAD"] ?? "")\" is not a decimal fraction from 0 to 1")
         }
-        checksum = try value("IMPORTER_CHECKSUM").map { try Checksum(parsing: $0) }
+        checksum = try value("IMPORTER_CHECKSUM").map { text in
+            do { return try Checksum(parsing: text) } catch let error as DiskImportError {
+                throw DiskImportError.usage("IMPORTER_CHECKSUM: \(error.message)")
+            }
+        }
         architecture = value("IMPORTER_REGISTRY_IMAGE_ARCHITECTURE")
         extraHeaders = try HeaderLine.fromEnvironment(environment)
         ownerUID = environment["OWNER_UID"] ?? ""
         readyFile = value("IMPORTER_READY_FILE")
         doneFile = value("IMPORTER_DONE_FILE")
     }
-}
-
-/// A user name and password; printing one never shows the password.
-public struct Credentials: Sendable, Equatable, CustomStringConvertible {
-    public let user: String
-    public let secret: String
-
-    public var description: String { "\(user):<redacted>" }
-}
-
-/// IMPORTER_CHECKSUM: `algorithm:hex` of the bytes as downloaded.
-public struct Checksum: Sendable, Equatable, CustomStringConvertible {
-    public enum Algorithm: String, Sendable, CaseIterable {
-        case md5, sha1, sha256, sha512
-
-        /// Hex digits of a digest.
-        var hexLength: Int {
-            switch self {
-            case .md5: return 32
-            case .sha1: return 40
-            case .sha256: return 64
-            case .sha512: return 128
-            }
-        }
-    }
-
-    public let algorithm: Algorithm
-    /// Lower-case hex.
-    public let hex: String
-
-    public init(parsing text: String) throws {
-        let parts = text.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false)
-        guard parts.count == 2, let algorithm = Algorithm(rawValue: parts[0].lowercased()) else {
-            throw DiskImportError.usage(
-                "IMPORTER_CHECKSUM \"\(text)\" is not algorithm:hex with algorithm md5, sha1, sha256 or sha512")
-        }
-        let hex = parts[1].lowercased()
-        guard hex.count == algorithm.hexLength, hex.allSatisfy(\.isHexDigit) else {
-            throw DiskImportError.usage(
-                "IMPORTER_CHECKSUM: a \(algorithm.rawValue) checksum is \(algorithm.hexLength) hex digits, got \"\(parts[1])\"")
-        }
-        self.algorithm = algorithm
-        self.hex = hex
-    }
-
-    public var description: String { "\(algorithm.rawValue):\(hex)" }
 }

@@ -8,7 +8,7 @@ struct ConvertCommand: ParsableCommand {
         commandName: "convert",
         abstract: "Convert SOURCE (a path) into TARGET (a regular file or a block device) as raw.")
 
-    @Argument(help: "The image to import: a local path.")
+    @Argument(help: "The image to import: a local path or an http(s):// URL.")
     var source: String
 
     @Argument(help: "Where to write the raw disk: a file (created sparse) or an existing block device.")
@@ -32,6 +32,8 @@ struct ConvertCommand: ParsableCommand {
     @Flag(help: "Print one JSON summary at the end (keys in README.md).")
     var json = false
 
+    @OptionGroup var network: NetworkOptions
+
     @OptionGroup var common: CommonOptions
 
     func run() throws {
@@ -42,6 +44,8 @@ struct ConvertCommand: ParsableCommand {
             request.filesystemOverhead = try FilesystemOverhead(parsing: filesystemOverhead)
             request.preallocation = preallocation
             request.sync = sync
+            request.network = try network.httpOptions()
+            request.checksum = try network.expectedChecksum()
             let transfer = TransferProgress()
             let display = (progress ?? ProgressDisplay.standardErrorIsTerminal) ? ProgressDisplay(progress: transfer) : nil
             let result: ConvertResult

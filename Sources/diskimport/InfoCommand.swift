@@ -10,6 +10,8 @@ struct InfoCommand: ParsableCommand {
     @Argument(help: "The image to describe: a local path.")
     var source: String
 
+    @OptionGroup var network: NetworkOptions
+
     @OptionGroup var common: CommonOptions
 
     func run() throws {

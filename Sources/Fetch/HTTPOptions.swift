@@ -1,0 +1,103 @@
+import DiskImportCore
+import SystemPackage
+
+/// How diskimport talks HTTP(S): trust, credentials, headers, proxy, and the limits that keep a transfer from
+/// hanging. The CLI fills it from flags (`NetworkOptions`), the pod mode from CDI's environment.
+public struct HTTPOptions: Sendable {
+    /// PEM files of extra trusted CAs (`--ca-file`, and every *.crt / *.pem in `--cert-dir`); they are trusted in
+    /// addition to the system's CAs, as CDI does.
+    public var caFiles: [String] = []
+    /// Skip certificate verification (`--insecure`, INSECURE_TLS).
+    public var insecure = false
+    /// Basic-auth credentials, sent only to the host of the request (never across a redirect to another host,
+    /// port or scheme).
+    public var credentials: Credentials?
+    /// Extra request headers (`--header 'Name: value'`, IMPORTER_EXTRA_HEADER_*).
+    public var headers: [HTTPHeader] = []
+    /// A proxy URL (`--proxy`); when nil, libcurl reads http_proxy, https_proxy and no_proxy from the environment.
+    public var proxy: String?
+    /// A transfer that receives nothing for this long is dropped (and resumed, while retries last).
+    public var stallTimeout: Double = 30
+    /// Seconds allowed for TCP connect and TLS handshake.
+    public var connectTimeout: Double = 30
+    /// Reconnects allowed after failures in a row (an attempt that delivered new bytes resets the count).
+    public var retries = 5
+    /// The first back-off delay, doubled after each failed attempt (at most 8 s).
+    public var retryDelay: Double = 0.5
+    /// The HTTP version for bulk bodies. HTTP/1.1 is the default: over TLS on loopback it moved ~1.3x the bytes
+    /// per second of HTTP/2 with nginx (scripts/bench-http), as HTTP/2 framing and flow control cost CPU.
+    public var bulkVersion: HTTPVersion = .http1_1
+
+    public init() {}
+
+    /// Adds `--cert-dir`: every regular *.crt and *.pem file in `directory`, in name order.
+    public mutating func addCertificateDirectory(_ directory: String) throws {
+        caFiles += try CertificateBundle.certificateFiles(in: directory)
+    }
+}
+
+public enum HTTPVersion: Sendable {
+    case http1_1, http2
+}
+
+/// One request header, as given by `--header 'Name: value'`.
+public struct HTTPHeader: Sendable, Equatable {
+    public var name: String
+    public var value: String
+
+    public init(name: String, value: String) {
+        self.name = name
+        self.value = value
+    }
+
+    /// Parses "Name: value"; the name must be a token and the line must not contain CR or LF.
+    public init(parsing line: String) throws {
+        guard let colon = line.firstIndex(of: ":") else {
+            throw DiskImportError.usage("header \"\(line.prefix(40))\" is not of the form 'Name: value'")
+        }
+        let name = String(line[..<colon]).trimmingSpaces
+        let value = String(line[line.index(after: colon)...]).trimmingSpaces
+        let token = name.utf8.allSatisfy { c in
+            (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a) || "!#$%&'*+-.^_`|~".utf8.contains(c)
+        }
+        guard !name.isEmpty, token, !value.utf8.contains(where: { $0 == 0x0d || $0 == 0x0a || $0 == 0 }) else {
+            throw DiskImportError.usage("header name \"\(name.prefix(40))\" is not a valid HTTP header")
+        }
+        self.init(name: name, value: value)
+    }
+
+    var line: String { "\(name): \(value)" }
+}
+
+/// A user name and password. `description` never shows the password.
+public struct Credentials: Sendable, CustomStringConvertible {
+    public var user: String
+    public var password: String
+
+    public init(user: String, password: String) {
+        self.user = user
+        self.password = password
+    }
+
+    /// Reads the password from a file (`--password-file`, a mounted Secret); one trailing newline is dropped.
+    public init(user: String, passwordFile: String) throws {
+        var bytes = try SmallFile.read(passwordFile, limit: 64 << 10, what: "password file")
+        if bytes.last == 0x0a { bytes.removeLast() }
+        if bytes.last == 0x0d { bytes.removeLast() }
+        guard let password = String(validating: bytes, as: UTF8.self) else {
+            throw DiskImportError.usage("password file \(passwordFile) is not UTF-8 text")
+        }
+        self.init(user: user, password: password)
+    }
+
+    public var description: String { "\(user) (password hidden)" }
+}
+
+extension String {
+    var trimmingSpaces: String {
+        var s = Substring(self)
+        while let c = s.first, c == " " || c == "\t" { s.removeFirst() }
+        while let c = s.last, c == " " || c == "\t" { s.removeLast() }
+        return String(s)
+    }
+}

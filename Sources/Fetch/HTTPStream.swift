@@ -1,0 +1,64 @@
+import DiskImportCore
+
+/// The body of one HTTP(S) resource as a `ByteStream`, downloaded on its own thread (`StreamDownload`) into a
+/// bounded queue of reusable buffers, so the download overlaps decompression and writing while memory stays at
+/// `bufferCount × bufferSize`.
+///
+/// A dropped or stalled connection is resumed where it stopped (see `StreamDownload`): the bytes read from this
+/// stream are exactly the resource's bytes, or the read throws.
+public final class HTTPStream: ByteStream {
+    /// The first response's head (status 200).
+    public let head: HTTPResponseHead
+    public let url: String
+    private let queue: ChunkQueue
+    private let thread: WorkerThread
+    private var current: ChunkQueue.Chunk?
+    private var offsetInCurrent = 0
+
+    public init(client: HTTPClient, url: String, headers: [String] = [], sendCredentials: Bool = true,
+                bufferCount: Int = 8, bufferSize: Int = 1 << 20) throws {
+        self.url = url
+        let queue = ChunkQueue(count: bufferCount, size: bufferSize)
+        var request = HTTPRequest(url: url)
+        request.headers = headers
+        request.sendCredentials = sendCredentials
+        request.bulk = true
+        let download = try StreamDownload(client: client, request: request, queue: queue)
+        let thread = try WorkerThread(download)
+        do {
+            head = try queue.waitOpened()
+        } catch {
+            queue.cancel()
+            thread.join()
+            throw error
+        }
+        self.queue = queue
+        self.thread = thread
+    }
+
+    deinit {
+        queue.cancel()
+        thread.join()
+    }
+
+    /// The resource's length from the first response (Content-Length), when the server sent it.
+    public var expectedLength: UInt64? { head.contentLength }
+
+    public func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
+        guard buffer.count > 0 else { return 0 }
+        if current == nil {
+            guard let next = try queue.next() else { return 0 }
+            current = next
+            offsetInCurrent = 0
+        }
+        let chunk = current!
+        let n = min(buffer.count, chunk.count - offsetInCurrent)
+        buffer.baseAddress!.copyMemory(from: chunk.memory.baseAddress! + offsetInCurrent, byteCount: n)
+        offsetInCurrent += n
+        if offsetInCurrent == chunk.count {
+            queue.recycle(chunk.memory)
+            current = nil
+        }
+        return n
+    }
+}

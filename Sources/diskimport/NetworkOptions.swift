@@ -1,0 +1,60 @@
+import ArgumentParser
+import DiskImportCore
+import Fetch
+
+/// Flags for http(s):// and docker:// sources, shared by convert and info.
+struct NetworkOptions: ParsableArguments {
+    @Option(name: .customLong("ca-file"), help: ArgumentHelp("A PEM file of extra CAs to trust (repeatable).", valueName: "file"))
+    var caFiles: [String] = []
+
+    @Option(help: ArgumentHelp("Trust every *.crt and *.pem file in this directory as a CA.", valueName: "dir"))
+    var certDir: String?
+
+    @Flag(help: "Do not verify TLS certificates (dangerous: prints a warning).")
+    var insecure = false
+
+    @Option(help: "User name for Basic authentication (with --password-file).")
+    var user: String?
+
+    @Option(help: ArgumentHelp("A file holding the password for --user (passwords are never taken on the command line).", valueName: "file"))
+    var passwordFile: String?
+
+    @Option(name: .customLong("header"), help: ArgumentHelp("An extra request header 'Name: value' (repeatable).", valueName: "header"))
+    var headers: [String] = []
+
+    @Option(help: ArgumentHelp("Proxy URL (default: the http_proxy, https_proxy and no_proxy variables).", valueName: "url"))
+    var proxy: String?
+
+    @Option(help: ArgumentHelp("Expected digest of the downloaded bytes: sha256:HEX (or md5, sha1, sha512).", valueName: "algo:hex"))
+    var checksum: String?
+
+    @Option(help: ArgumentHelp("Seconds without data before a connection is dropped and resumed.", valueName: "seconds"))
+    var stallTimeout: Double = 30
+
+    @Option(help: ArgumentHelp("Reconnects allowed after failures in a row.", valueName: "n"))
+    var retries: Int = 5
+
+    /// The HTTP options these flags describe.
+    func httpOptions() throws -> HTTPOptions {
+        var options = HTTPOptions()
+        options.caFiles = caFiles
+        if let certDir { try options.addCertificateDirectory(certDir) }
+        options.insecure = insecure
+        switch (user, passwordFile) {
+        case (let user?, let file?): options.credentials = try Credentials(user: user, passwordFile: file)
+        case (_?, nil): throw DiskImportError.usage("--user needs --password-file (passwords are not taken on the command line)")
+        case (nil, _?): throw DiskImportError.usage("--password-file needs --user")
+        case (nil, nil): break
+        }
+        options.headers = try headers.map(HTTPHeader.init(parsing:))
+        options.proxy = proxy
+        guard stallTimeout > 0, retries >= 0 else { throw DiskImportError.usage("--stall-timeout must be positive and --retries not negative") }
+        options.stallTimeout = stallTimeout
+        options.retries = retries
+        return options
+    }
+
+    func expectedChecksum() throws -> Checksum? {
+        try checksum.map(Checksum.init(parsing:))
+    }
+}
