@@ -84,6 +84,7 @@ let package = Package(
         ]),
         .testTarget(name: "IntegrationTests", dependencies: ["DiskImportCore"]),
         .testTarget(name: "TargetTests", dependencies: ["Target", "DiskImage", "DiskImportCore", "CLinux"]),
+        .testTarget(name: "CodecsTests", dependencies: ["Codecs", "DiskImportCore"]),
     ],
     swiftLanguageModes: [.v6]
 )
