@@ -102,8 +102,8 @@ public final class PodImporter {
                 if block {
                     throw DiskImportError.usage("content type archive needs a filesystem volume, and \(paths.blockDevice) is a block volume")
                 }
-                try ArchiveImport(environment: env, endpoint: endpoint, directory: paths.dataDirectory,
-                                  progress: progress, logger: logger).run()
+                let request = try PodRequest.convertRequest(env, endpoint: endpoint, paths: paths, block: false)
+                try ArchiveImport(request: request, directory: paths.dataDirectory, progress: progress, logger: logger).run()
                 (scratchSpaceRequired, preallocationApplied) = (false, false)
             case .kubevirt:
                 (scratchSpaceRequired, preallocationApplied) = try convert(env, endpoint: endpoint, block: block)
