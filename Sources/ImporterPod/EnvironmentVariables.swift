@@ -30,7 +30,7 @@ extension EnvironmentVariable {
         .init(name: "IMPORTER_SECRET_KEY", handling: .honoured,
               meaning: "password for HTTP basic auth or the registry; never logged"),
         .init(name: "IMPORTER_CERT_DIR", handling: .honoured,
-              meaning: "directory of CA certificates (every file not starting with a dot) trusted for the endpoint"),
+              meaning: "directory of CA certificates trusted for the endpoint besides the system's: every file whose name does not start with a dot and that holds a PEM certificate, as CDI reads it"),
         .init(name: "IMPORTER_PROXY_CERT_DIR", handling: .honoured,
               meaning: "directory of CA certificates of the proxy, added to the trusted set"),
         .init(name: "INSECURE_TLS", handling: .honoured,
