@@ -44,6 +44,23 @@ import Testing
         #expect(!outcome.stderr.contains(env["IMPORTER_SECRET_KEY"] ?? "unset"))
     }
 
+    @Test func readyFileNamesTheImageAndDoneFileIsCreated() throws {
+        // CDI's node-pull protocol: the endpoint ends in disk.img, the ready file holds the image's real name.
+        let fixtures = try Fixtures.get()
+        let pod = try PodWorld()
+        var env = try Self.environment(fixtures, image: "disk.img")
+        try Self.image.write(toFile: pod.dir.file("ready"), atomically: true, encoding: .utf8)
+        env["IMPORTER_READY_FILE"] = pod.dir.file("ready")
+        env["IMPORTER_DONE_FILE"] = pod.dir.file("done")
+        env["IMPORTER_PULL_METHOD"] = "node"
+        let outcome = try pod.run(env, ["-v=1"])
+        #expect(outcome.status == 0, "\(outcome.stderr)")
+        #expect(FileManager.default.fileExists(atPath: pod.dir.file("done")))
+        let raw = try fixtures["DISK_RAW"]
+        let rawSize = try #require(FileManager.default.attributesOfItem(atPath: raw)[.size] as? Int)
+        #expect(try Harness.tool("cmp", "-n", String(rawSize), raw, pod.diskImage).status == 0)
+    }
+
     @Test func wrongPasswordFailsAndLeavesNoDisk() throws {
         let fixtures = try Fixtures.get()
         let pod = try PodWorld()
