@@ -43,7 +43,7 @@ let package = Package(
         ]),
         .target(name: "Codecs", dependencies: ["DiskImportCore", "CZlib", "CLzma", "CZstd", "CDeflate", "CArchive"]),
         .target(name: "Fetch", dependencies: ["DiskImportCore", "Codecs", "CCurl", "COpenSSL"]),
-        .target(name: "DiskImage", dependencies: ["DiskImportCore", "Codecs", "CLinux"]),
+        .target(name: "DiskImage", dependencies: ["DiskImportCore", "Codecs", "CLinux", "CZlib", "CZstd", "CDeflate"]),
         .target(name: "Target", dependencies: ["DiskImportCore", "CLinux"]),
         .target(name: "Importer", dependencies: ["DiskImportCore", "Fetch", "Codecs", "DiskImage", "Target"]),
         .target(name: "CronController", dependencies: [
@@ -74,6 +74,7 @@ let package = Package(
         ]),
 
         .testTarget(name: "DiskImportCoreTests", dependencies: ["DiskImportCore"]),
+        .testTarget(name: "DiskImageTests", dependencies: ["DiskImage", "DiskImportCore", "CZlib", "CZstd"]),
         .testTarget(name: "CronControllerTests", dependencies: [
             "CronController", "DiskImportCore", .product(name: "Logging", package: "swift-log"),
         ]),

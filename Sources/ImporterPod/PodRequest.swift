@@ -9,7 +9,11 @@ enum PodRequest {
     static func convertRequest(_ env: ImporterEnvironment, endpoint: String, paths: PodPaths, block: Bool) throws -> ConvertRequest {
         var request = ConvertRequest(source: endpoint, target: block ? paths.blockDevice : paths.diskImage)
         try applyCommon(env, paths: paths, to: &request)
+        // Remote images never follow a backing file (the streaming qcow2 reader refuses one by name).
         request.followBacking = false
+        // Scratch only when the volume is mounted; without it an image that needs scratch ends with CDI's
+        // scratchSpaceRequired, and the controller re-runs the pod with one.
+        request.scratchDirectory = paths.scratch
         request.network = try networkOptions(env, paths: paths)
         request.checksum = env.checksum
         return request

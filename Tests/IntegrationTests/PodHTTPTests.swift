@@ -44,6 +44,18 @@ import Testing
         #expect(!outcome.stderr.contains(env["IMPORTER_SECRET_KEY"] ?? "unset"))
     }
 
+    @Test func qcow2XzOverHTTPSWithBasicAuthAndCADirectory() throws {
+        let fixtures = try Fixtures.get()
+        let pod = try PodWorld()
+        let outcome = try pod.run(try Self.environment(fixtures, image: "disk.qcow2.xz"))
+        #expect(outcome.status == 0, "\(outcome.stderr)")
+        #expect(outcome.termination == #"{"scratchSpaceRequired":false,"preallocationApplied":false,"message":"Import Complete"}"#)
+        let raw = try fixtures["DISK_RAW"]
+        let rawSize = try #require(FileManager.default.attributesOfItem(atPath: raw)[.size] as? Int)
+        #expect(try Harness.tool("cmp", "-n", String(rawSize), raw, pod.diskImage).status == 0)
+        #expect(try Harness.tool("cmp", "-i", "\(rawSize):0", "-n", String((15 << 20) - rawSize), pod.diskImage, "/dev/zero").status == 0)
+    }
+
     @Test func readyFileNamesTheImageAndDoneFileIsCreated() throws {
         // CDI's node-pull protocol: the endpoint ends in disk.img, the ready file holds the image's real name.
         let fixtures = try Fixtures.get()
