@@ -13,6 +13,7 @@ public protocol ExtentSink: AnyObject, Sendable {
     func writeZeros(at offset: UInt64, length: UInt64) throws
 
     /// Guest bytes that lie in a local file: `length` bytes of `file` at `sourceOffset` go to guest `offset`.
-    /// File targets copy in the kernel (copy_file_range, or share extents on reflink filesystems).
+    /// File targets share extents on reflink filesystems (FICLONERANGE) or map the range and store only its non-zero
+    /// 4 KiB blocks; block devices write it. Bytes of the range past the file's end read as zeros, as qemu reads them.
     func copy(from file: FileDescriptor, sourceOffset: UInt64, to offset: UInt64, length: UInt64) throws
 }

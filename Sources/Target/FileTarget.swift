@@ -63,7 +63,8 @@ public final class FileTarget: DiskTarget, @unchecked Sendable {
                                          permissions: permissions)
         } catch let errno as Errno {
             cleanup.disarm()
-            throw DiskImportError.io("create", temporaryPath, errno)
+            throw DiskImportError(.io, "cannot create \(path) (as the temporary file \(temporaryPath)): \(errno.description)",
+                                  errno: errno)
         }
         do {
             try TargetIO.setLength(fd, virtualSize ?? 0, path: path)

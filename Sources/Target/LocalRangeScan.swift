@@ -28,6 +28,10 @@ enum LocalRangeScan {
 
     static let pageSize = UInt64(sysconf(Int32(_SC_PAGESIZE)))
 
+    /// Ranges shorter than this are read with one pread(2) instead: for a few clusters, mmap + munmap (and the TLB
+    /// shootdown munmap costs when other threads run) is dearer than the copy.
+    static let smallRange: UInt64 = 64 << 10
+
     /// Calls `body` for each data or zero run of `length` bytes of `file` at `sourceOffset`, which go to guest
     /// `guestOffset`. Bytes past the end of the file read as zeros, as qemu reads them.
     static func forEachRun(
@@ -58,12 +62,12 @@ enum LocalRangeScan {
     }
 
     /// Gives `body` the `length` bytes of `file` at `offset`: mapped (mmap(2), munmap(2) after), or read into a
-    /// buffer with pread(2) where the file cannot be mapped.
+    /// buffer with pread(2) when the range is small or the file cannot be mapped.
     private static func withMappedBytes(
         file: FileDescriptor, offset: UInt64, length: UInt64, _ body: (UnsafeRawBufferPointer) throws -> Void
     ) throws {
         let slack = offset % pageSize
-        if let base = clinux_map_readonly(file.rawValue, offset - slack, length + slack, 1) {
+        if length >= smallRange, let base = clinux_map_readonly(file.rawValue, offset - slack, length + slack, 1) {
             defer { _ = clinux_unmap(base, length + slack) }
             try body(UnsafeRawBufferPointer(start: UnsafeRawPointer(base) + Int(slack), count: Int(length)))
             return

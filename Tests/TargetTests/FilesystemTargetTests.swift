@@ -71,6 +71,15 @@ struct FilesystemTargetTests {
         #expect(try FileManager.default.contentsOfDirectory(atPath: tmpfs.path).isEmpty)
     }
 
+    @Test func aTargetThatCannotBeCreatedNamesThePath() throws {
+        let tmpfs = try Tmpfs(size: "1m")
+        try sh("mount", "-o", "remount,ro", tmpfs.path)
+        let path = tmpfs.path + "/disk.img"
+        let error = try #require(throws: DiskImportError.self) { _ = try makeTarget(path, virtualSize: 4096) }
+        #expect(error.message.hasPrefix("cannot create \(path)"))
+        #expect(error.message.contains("Read-only file system"))
+    }
+
     @Test func preallocatingMoreThanFitsIsATargetFullError() throws {
         let tmpfs = try Tmpfs(size: "2m")
         let path = tmpfs.path + "/disk.img"
