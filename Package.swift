@@ -68,6 +68,7 @@ let package = Package(
         ]),
         .executableTarget(name: "diskimport", dependencies: [
             "Importer", "Target",
+            "Fetch",
             "CronController",
             "ImporterPod",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -75,6 +76,7 @@ let package = Package(
 
         .testTarget(name: "DiskImportCoreTests", dependencies: ["DiskImportCore"]),
         .testTarget(name: "DiskImageTests", dependencies: ["DiskImage", "DiskImportCore", "CZlib", "CZstd"]),
+        .testTarget(name: "FetchTests", dependencies: ["Fetch"]),
         .testTarget(name: "CronControllerTests", dependencies: [
             "CronController", "DiskImportCore", .product(name: "Logging", package: "swift-log"),
         ]),

@@ -13,6 +13,8 @@ public final class HTTPClient: Sendable {
     /// The trust bundle (system CAs + extra CA files), or nil to use libcurl's defaults.
     private let caBundle: [UInt8]?
     let logger: Logger
+    /// Keep-alive handles for `fetch`.
+    let smallRequestHandles = HandlePool(limit: 4)
 
     /// Bytes libcurl hands the write callback at most per call (CURLOPT_BUFFERSIZE); larger means fewer callbacks.
     static let receiveBufferSize = 256 << 10

@@ -24,8 +24,9 @@ public struct HTTPOptions: Sendable {
     public var retries = 5
     /// The first back-off delay, doubled after each failed attempt (at most 8 s).
     public var retryDelay: Double = 0.5
-    /// The HTTP version for bulk bodies. HTTP/1.1 is the default: over TLS on loopback it moved ~1.3x the bytes
-    /// per second of HTTP/2 with nginx (scripts/bench-http), as HTTP/2 framing and flow control cost CPU.
+    /// The HTTP version for bulk bodies. HTTP/1.1 is the default: over TLS from nginx on loopback, HTTP/2 took
+    /// 1.10x the wall time of HTTP/1.1 for the same body with the same libcurl (scripts/bench-http; DESIGN.md
+    /// measured 700 vs 900 MB/s), as HTTP/2 framing and flow-control windows cost CPU and round trips.
     public var bulkVersion: HTTPVersion = .http1_1
 
     public init() {}

@@ -62,6 +62,13 @@ enum Monotonic {
         clock_gettime(CLOCK_MONOTONIC, &ts)
         return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
     }
+
+    /// nanosleep(2) for `seconds`.
+    static func sleep(_ seconds: Double) {
+        var request = timespec(tv_sec: Int(seconds), tv_nsec: Int((seconds - Double(Int(seconds))) * 1e9))
+        var left = timespec()
+        while nanosleep(&request, &left) != 0 && errno == EINTR { request = left }
+    }
 }
 
 /// A joinable thread running one object's `run()` (pthread_create with an Unmanaged context: a capturing closure

@@ -65,8 +65,6 @@ final class StreamDownload: WorkerThread.Job, TransferReceiver, @unchecked Senda
             case .completed(let head):
                 if let short = truncation(head) {
                     failure = short
-                } else if let bad = callbackFailure {
-                    failure = bad   // a head the receiver accepted cannot fail, but keep the reason if it did
                 } else {
                     flush()
                     queue.finish(nil)
@@ -158,6 +156,7 @@ final class StreamDownload: WorkerThread.Job, TransferReceiver, @unchecked Senda
                 return reject("\(changed) (length \(total) became \(now))", retryable: false)
             }
             if original.strongETag != nil && head.strongETag == original.strongETag {
+                client.logger.info("\(DisplayURL.host(baseRequest.url)) does not resume ranges: reading again from the start and dropping the first \(delivered) bytes (same ETag)")
                 toDiscard = delivered   // the same representation: the prefix is the same bytes
                 return true
             }
