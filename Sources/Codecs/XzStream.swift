@@ -92,8 +92,10 @@ public final class XzStream: ByteStream {
         case LZMA_BUF_ERROR:
             return .corrupt("xz: the data ends in the middle of a stream (truncated file)")
         case LZMA_MEMLIMIT_ERROR:
+            // The threaded decoder does not always report what it would have needed; name the amount only when known.
             let needed = lzma_memusage(&strm)
-            return DiskImportError(.limit, "xz: decoding needs \(needed >> 20) MiB of memory, more than the limit of "
+            let amount = needed > memoryLimit ? "\((needed + (1 << 20) - 1) >> 20) MiB of memory, more" : "more memory"
+            return DiskImportError(.limit, "xz: decoding needs \(amount) than the limit of "
                 + "\(memoryLimit >> 20) MiB (the file asks for a very large dictionary)")
         case LZMA_FORMAT_ERROR:
             return .corrupt("xz: not .xz data (bad stream header magic)")
