@@ -110,12 +110,12 @@ public final class Converter {
                 stream = PeekableStream(entry)
             case .unsupported(let name):
                 throw DiskImportError.unsupported("unsupported format \(name)" + Self.inside(layers))
-            case .image(.qcow2) where layers.isEmpty && localFile != nil:
-                // A plain local qcow2: random access. Progress follows guest bytes, not the sniffing stream.
-                progress.setSourceTotal(0)
-                layers.append("qcow2")
-                return (try Qcow2Reader(file: localFile!, followBacking: request.followBacking), layers)
             case .image(.qcow2):
+                if layers.isEmpty, let file = localFile {
+                    // A plain local qcow2: random access. Progress follows guest bytes, not the sniffing stream.
+                    progress.setSourceTotal(0)
+                    return (try Qcow2Reader(file: file, followBacking: request.followBacking), ["qcow2"])
+                }
                 // Inside a wrapper, or over the network: read the qcow2 front to back instead of decompressing it to
                 // scratch first. A backing file is refused there: nothing to resolve it against.
                 layers.append("qcow2")
