@@ -17,6 +17,10 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        // The pod mode's metrics endpoint (HTTPS, Prometheus text format): only MetricsEndpoint depends on these.
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.3"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     ],
     targets: [
         // C libraries and shims.
@@ -28,6 +32,8 @@ let package = Package(
         systemLibrary("CCurl", pkgConfig: "libcurl", apt: "libcurl4-openssl-dev"),
         systemLibrary("COpenSSL", pkgConfig: "libcrypto", apt: "libssl-dev"),
         .target(name: "CLinux", cSettings: [.define("_GNU_SOURCE")]),
+        // A self-signed P-256 certificate made with the system's libcrypto, for the metrics endpoint.
+        .target(name: "CSelfSignedCertificate", linkerSettings: [.linkedLibrary("crypto")]),
 
         // Layers, bottom up: see DESIGN.md section 2.
         .target(name: "DiskImportCore", dependencies: [
@@ -45,11 +51,27 @@ let package = Package(
             .product(name: "SystemPackage", package: "swift-system"),
             .product(name: "Yams", package: "Yams"),
         ]),
+        // An HTTPS server of a Prometheus registry (the importer's progress, the cron controller's gauge).
+        .target(name: "MetricsEndpoint", dependencies: [
+            "CSelfSignedCertificate", "DiskImportCore",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+            .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            .product(name: "Prometheus", package: "swift-prometheus"),
+        ]),
+        // `diskimport import`: CDI's importer pod contract on top of the Importer.
+        .target(name: "ImporterPod", dependencies: [
+            "DiskImportCore", "Importer", "Target", "Codecs", "Fetch", "MetricsEndpoint",
+            .product(name: "Prometheus", package: "swift-prometheus"),
+            .product(name: "SystemPackage", package: "swift-system"),
+        ]),
         .executableTarget(name: "diskimport", dependencies: [
             "Importer",
             "Fetch",
             "Target",
             "CronController",
+            "ImporterPod",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -58,6 +80,11 @@ let package = Package(
         .testTarget(name: "DiskImageTests", dependencies: ["DiskImage", "DiskImportCore", "CZlib", "CZstd"]),
         .testTarget(name: "CronControllerTests", dependencies: [
             "CronController", "DiskImportCore", .product(name: "Logging", package: "swift-log"),
+        ]),
+        .testTarget(name: "ImporterPodTests", dependencies: [
+            "ImporterPod", "MetricsEndpoint", "DiskImportCore", "Fetch",
+            .product(name: "Prometheus", package: "swift-prometheus"),
+            .product(name: "Yams", package: "Yams"),
         ]),
         .testTarget(name: "IntegrationTests", dependencies: ["DiskImportCore"]),
         .testTarget(name: "CodecsTests", dependencies: ["Codecs", "DiskImportCore"]),

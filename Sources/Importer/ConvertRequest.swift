@@ -18,6 +18,10 @@ public struct ConvertRequest: Sendable {
     public var scratchDirectory: String?
     /// fsync the target before declaring success.
     public var sync = true
+    /// Write a blank disk instead of reading `source` (CDI's `none` source): `blankLength` bytes of zeros, 0 for a
+    /// file target (whose length the requested size and the space rules then set), a block volume's length when it
+    /// is to be preallocated.
+    public var blankLength: UInt64?
     /// How to reach http(s) sources: trust, credentials, headers, proxy, retries.
     public var network = HTTPOptions()
     /// The expected digest of the source bytes as downloaded (`--checksum`).

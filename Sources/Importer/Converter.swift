@@ -63,6 +63,7 @@ public final class Converter {
     /// after it (the next decoder, or writing the target). Output of unknown length is bounded by the requested size,
     /// and by the target's capacity once it is open.
     func openReader() throws -> (DiskImageReader, [String]) {
+        if let length = request.blankLength { return (BlankDiskReader(length: length), ["blank"]) }
         var source: ByteStream
         let sourceLength: UInt64?
         var localFile: LocalFile?

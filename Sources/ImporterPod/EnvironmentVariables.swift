@@ -1,0 +1,76 @@
+/// Every environment variable of CDI's importer pod, and what `diskimport import` does with it: the one place this
+/// is decided. README.md's pod-mode table mirrors it (a test checks that every name here appears there).
+public struct EnvironmentVariable: Sendable {
+    public enum Handling: String, Sendable {
+        /// Read and acted on as CDI's importer does.
+        case honoured
+        /// Read, and a value diskimport cannot serve is refused with a clear error (exit 1).
+        case refused
+        /// Not read: the reason says why that is safe.
+        case ignored
+    }
+
+    public let name: String
+    public let handling: Handling
+    public let meaning: String
+}
+
+extension EnvironmentVariable {
+    public static let all: [EnvironmentVariable] = [
+        .init(name: "IMPORTER_SOURCE", handling: .honoured,
+              meaning: "http, registry or none (a blank disk); s3, gcs, imageio and vddk are refused as not supported; anything else is CDI's \"Unknown data source\". Registry imports fail with \"registry sources are not supported yet\" until the registry client lands"),
+        .init(name: "IMPORTER_ENDPOINT", handling: .honoured,
+              meaning: "the http(s):// URL or docker:// reference to import"),
+        .init(name: "IMPORTER_CONTENTTYPE", handling: .honoured,
+              meaning: "kubevirt (a disk image; the default when unset) or archive (a tar extracted into the data directory); archive from a registry is CDI's \"Unsupported content type\""),
+        .init(name: "IMPORTER_IMAGE_SIZE", handling: .honoured,
+              meaning: "the requested size, a Kubernetes quantity: the raw file grows to min(usable space, size); required for a blank disk"),
+        .init(name: "IMPORTER_ACCESS_KEY_ID", handling: .honoured,
+              meaning: "user name for HTTP basic auth or the registry; never logged"),
+        .init(name: "IMPORTER_SECRET_KEY", handling: .honoured,
+              meaning: "password for HTTP basic auth or the registry; never logged"),
+        .init(name: "IMPORTER_CERT_DIR", handling: .honoured,
+              meaning: "directory of CA certificates trusted for the endpoint besides the system's: every file whose name does not start with a dot and that holds a PEM certificate, as CDI reads it"),
+        .init(name: "IMPORTER_PROXY_CERT_DIR", handling: .honoured,
+              meaning: "directory of CA certificates of the proxy, added to the trusted set"),
+        .init(name: "INSECURE_TLS", handling: .honoured,
+              meaning: "Go boolean: skip TLS verification of the registry (registry source only, as in CDI; logged as a warning); another value is refused"),
+        .init(name: "PREALLOCATION", handling: .honoured,
+              meaning: "Go boolean (1 t T TRUE true True 0 f F FALSE false False, unset = false): reserve every block of the disk; another value is CDI's error, exit 1"),
+        .init(name: "FILESYSTEM_OVERHEAD", handling: .honoured,
+              meaning: "fraction of a filesystem volume kept free, a decimal such as 0.055 (unset = 0.055); another value is refused"),
+        .init(name: "IMPORTER_CHECKSUM", handling: .honoured,
+              meaning: "algorithm:hex (md5, sha1, sha256, sha512) of the downloaded bytes; a mismatch fails with \"checksum mismatch\" and removes the target"),
+        .init(name: "IMPORTER_REGISTRY_IMAGE_ARCHITECTURE", handling: .honoured,
+              meaning: "platform architecture picked from a multi-architecture registry image (default: this machine's); parsed now, used once the registry client lands"),
+        .init(name: "IMPORTER_EXTRA_HEADER_*", handling: .honoured,
+              meaning: "each value is one \"Name: value\" HTTP header sent with every request, in the order of the variable names"),
+        .init(name: "/extraheaders/*/*", handling: .honoured,
+              meaning: "CDI's secret extra headers: each file (dot names skipped) is one \"Name: value\" header; never logged"),
+        .init(name: "http_proxy", handling: .honoured, meaning: "proxy for http:// URLs (libcurl reads it, and HTTP_PROXY)"),
+        .init(name: "https_proxy", handling: .honoured, meaning: "proxy for https:// URLs (libcurl reads it, and HTTPS_PROXY)"),
+        .init(name: "no_proxy", handling: .honoured, meaning: "hosts reached without the proxy (libcurl reads it, and NO_PROXY)"),
+        .init(name: "OWNER_UID", handling: .honoured,
+              meaning: "the ownerUID label of kubevirt_cdi_import_progress_total"),
+        .init(name: "IMPORTER_READY_FILE", handling: .honoured,
+              meaning: "wait up to 60 s for this file before importing (else \"Timeout waiting for file\", exit 1); for http, a non-empty file names the image that replaces disk.img at the end of the endpoint"),
+        .init(name: "IMPORTER_DONE_FILE", handling: .honoured,
+              meaning: "created after a successful import"),
+        .init(name: "IMPORTER_PULL_METHOD", handling: .honoured,
+              meaning: "pod or node: both read the endpoint given (node-pull serves the disk over http from a sidecar); the image's env labels are not copied into the termination message"),
+        .init(name: "CACHE_MODE", handling: .ignored,
+              meaning: "TRYNONE asks qemu-img for O_DIRECT writes; diskimport writes through the page cache and fsyncs before reporting success, which gives the same durability"),
+        .init(name: "TLS_CIPHERS", handling: .ignored,
+              meaning: "cipher list of CDI's own TLS servers; the metrics endpoint uses BoringSSL's defaults with TLS 1.2 or later"),
+        .init(name: "TLS_MIN_VERSION", handling: .ignored,
+              meaning: "minimum TLS version of CDI's own TLS servers; the metrics endpoint accepts TLS 1.2 or later"),
+        .init(name: "GOOGLE_APPLICATION_CREDENTIALS", handling: .ignored, meaning: "only for the gcs source, which is refused"),
+        .init(name: "IMPORTER_DISK_ID", handling: .ignored, meaning: "only for the imageio source, which is refused"),
+        .init(name: "IMPORTER_UUID", handling: .ignored, meaning: "only for the vddk source, which is refused"),
+        .init(name: "IMPORTER_BACKING_FILE", handling: .ignored, meaning: "only for the vddk source, which is refused"),
+        .init(name: "IMPORTER_THUMBPRINT", handling: .ignored, meaning: "only for the vddk source, which is refused"),
+        .init(name: "IMPORTER_CURRENT_CHECKPOINT", handling: .ignored, meaning: "only for the imageio and vddk sources (warm migration), which are refused"),
+        .init(name: "IMPORTER_PREVIOUS_CHECKPOINT", handling: .ignored, meaning: "only for the imageio and vddk sources (warm migration), which are refused"),
+        .init(name: "IMPORTER_FINAL_CHECKPOINT", handling: .ignored, meaning: "only for the vddk source (warm migration), which is refused"),
+    ]
+}

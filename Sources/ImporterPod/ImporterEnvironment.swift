@@ -1,0 +1,131 @@
+import DiskImportCore
+import Fetch
+import Target
+
+/// CDI's importer environment, parsed and checked before anything is written (see `EnvironmentVariable.all` for
+/// what each variable does). Errors carry the exact text CDI uses where CDI has one.
+public struct ImporterEnvironment: Sendable {
+    public enum Source: String, Sendable, Equatable {
+        case http, registry
+        /// A blank disk (CDI's `none`).
+        case blank = "none"
+    }
+
+    public enum ContentType: String, Sendable, Equatable {
+        /// A disk image (raw or qcow2, maybe compressed) written as a raw disk.
+        case kubevirt
+        /// A tar whose files are extracted into the data directory.
+        case archive
+    }
+
+    public var source: Source
+    public var endpoint: String
+    public var contentType: ContentType
+    /// IMPORTER_IMAGE_SIZE in bytes.
+    public var imageSize: UInt64?
+    public var credentials: Credentials?
+    public var certificateDirectory: String?
+    public var proxyCertificateDirectory: String?
+    /// INSECURE_TLS: applies to the registry source only, as in CDI.
+    public var insecureTLS: Bool
+    public var preallocation: Bool
+    /// FILESYSTEM_OVERHEAD (0.055 when unset).
+    public var filesystemOverhead: FilesystemOverhead
+    public var checksum: Checksum?
+    public var architecture: String?
+    /// IMPORTER_EXTRA_HEADER_* in the order of the variable names.
+    public var extraHeaders: [HeaderLine]
+    public var ownerUID: String
+    public var readyFile: String?
+    public var doneFile: String?
+}
+
+extension ImporterEnvironment {
+    /// Sources CDI has and diskimport does not import from.
+    static let unsupportedSources: Set<String> = ["s3", "gcs", "imageio", "vddk"]
+
+    /// Parses `environment` (a process environment); throws a `DiskImportError` whose message is what the
+    /// termination log should say.
+    public init(_ environment: [String: String]) throws {
+        func value(_ name: String) -> String? {
+            guard let v = environment[name], !v.isEmpty else { return nil }
+            return v
+        }
+
+        // CDI checks PREALLOCATION first, and exits before looking at the source.
+        let preallocationText = environment["PREALLOCATION"] ?? ""
+        if preallocationText.isEmpty {
+            preallocation = false
+        } else if let parsed = GoStrconv.parseBool(preallocationText) {
+            preallocation = parsed
+        } else {
+            throw DiskImportError.usage(
+                "the PREALLOCATION environment variable is with a wrong value \"\(preallocationText)\"; should be \"true\" or \"false\"")
+        }
+
+        let sourceText = environment["IMPORTER_SOURCE"] ?? ""
+        let contentText = value("IMPORTER_CONTENTTYPE") ?? ContentType.kubevirt.rawValue
+        if Self.unsupportedSources.contains(sourceText) {
+            throw DiskImportError.unsupported(
+                "source \(sourceText) is not supported by diskimport (supported: http, registry, none)")
+        }
+        guard let contentType = ContentType(rawValue: contentText) else {
+            throw DiskImportError.usage("Unsupported content type \(contentText): expected kubevirt or archive")
+        }
+        if contentType != .kubevirt && (sourceText == "registry" || sourceText == "imageio") {
+            throw DiskImportError.usage("Unsupported content type \(contentText) when importing from \(sourceText)")
+        }
+        guard let source = Source(rawValue: sourceText) else {
+            throw DiskImportError.usage("Unknown data source: \(sourceText)")
+        }
+        self.source = source
+        self.contentType = contentType
+
+        endpoint = value("IMPORTER_ENDPOINT") ?? ""
+        switch source {
+        case .http where !(endpoint.hasPrefix("http://") || endpoint.hasPrefix("https://")):
+            throw DiskImportError.usage("IMPORTER_ENDPOINT \"\(Redaction.endpoint(endpoint))\" is not an http:// or https:// URL")
+        case .registry where !endpoint.hasPrefix("docker://"):
+            throw DiskImportError.usage("IMPORTER_ENDPOINT \"\(Redaction.endpoint(endpoint))\" is not a docker:// image reference")
+        default:
+            break
+        }
+
+        imageSize = try value("IMPORTER_IMAGE_SIZE").map { text in
+            do { return try Quantity.bytes(text) } catch {
+                throw DiskImportError.usage("IMPORTER_IMAGE_SIZE \"\(text)\" is not a Kubernetes quantity of bytes")
+            }
+        }
+        if source == .blank && imageSize == nil {
+            throw DiskImportError.usage("IMPORTER_IMAGE_SIZE is required for a blank disk (IMPORTER_SOURCE=none)")
+        }
+
+        let user = environment["IMPORTER_ACCESS_KEY_ID"] ?? "", secret = environment["IMPORTER_SECRET_KEY"] ?? ""
+        // CDI sends credentials only when both are set.
+        credentials = user.isEmpty || secret.isEmpty ? nil : Credentials(user: user, password: secret)
+        certificateDirectory = value("IMPORTER_CERT_DIR")
+        proxyCertificateDirectory = value("IMPORTER_PROXY_CERT_DIR")
+
+        let insecureText = environment["INSECURE_TLS"] ?? ""
+        guard let insecure = insecureText.isEmpty ? false : GoStrconv.parseBool(insecureText) else {
+            throw DiskImportError.usage("INSECURE_TLS \"\(insecureText)\" is not a boolean; expected \"true\" or \"false\"")
+        }
+        insecureTLS = insecure
+
+        do {
+            filesystemOverhead = try value("FILESYSTEM_OVERHEAD").map { try FilesystemOverhead(parsing: $0) } ?? .standard
+        } catch {
+            throw DiskImportError.usage("FILESYSTEM_OVERHEAD \"\(environment["FILESYSTEM_OVERHEAD"] ?? "")\" is not a decimal fraction from 0 to 1")
+        }
+        checksum = try value("IMPORTER_CHECKSUM").map { text in
+            do { return try Checksum(parsing: text) } catch let error as DiskImportError {
+                throw DiskImportError.usage("IMPORTER_CHECKSUM: \(error.message)")
+            }
+        }
+        architecture = value("IMPORTER_REGISTRY_IMAGE_ARCHITECTURE")
+        extraHeaders = try HeaderLine.fromEnvironment(environment)
+        ownerUID = environment["OWNER_UID"] ?? ""
+        readyFile = value("IMPORTER_READY_FILE")
+        doneFile = value("IMPORTER_DONE_FILE")
+    }
+}
