@@ -61,7 +61,8 @@ public struct HTTPHeader: Sendable, Equatable {
     /// Parses "Name: value"; the name must be a token and the line must not contain CR or LF.
     public init(parsing line: String) throws {
         guard let colon = line.firstIndex(of: ":") else {
-            throw DiskImportError.usage("header \"\(line.prefix(40))\" is not of the form 'Name: value'")
+            // The text is not echoed: a header is where tokens go.
+            throw DiskImportError.usage("a --header value is not of the form 'Name: value' (it has no colon)")
         }
         let name = String(line[..<colon]).trimmingSpaces
         let value = String(line[line.index(after: colon)...]).trimmingSpaces
@@ -69,7 +70,8 @@ public struct HTTPHeader: Sendable, Equatable {
             (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a) || "!#$%&'*+-.^_`|~".utf8.contains(c)
         }
         guard !name.isEmpty, token, !value.utf8.contains(where: { $0 == 0x0d || $0 == 0x0a || $0 == 0 }) else {
-            throw DiskImportError.usage("header name \"\(name.prefix(40))\" is not a valid HTTP header")
+            throw DiskImportError.usage("a --header value is not a valid 'Name: value' header (the name must be an HTTP token, "
+                + "the value must not contain line breaks)")
         }
         self.init(name: name, value: value)
     }

@@ -67,7 +67,9 @@ public final class FileTarget: DiskTarget, @unchecked Sendable {
                                   errno: errno)
         }
         do {
-            try TargetIO.setLength(fd, virtualSize ?? 0, path: path)
+            // The file is new and empty. Truncating it to 0 anyway would make ext4 (auto_da_alloc) flush the whole
+            // file at close, measured at 80-170 ms per import.
+            if let size = virtualSize, size > 0 { try TargetIO.setLength(fd, size, path: path) }
         } catch {
             abort()
             try? fd.close()
