@@ -37,7 +37,7 @@ let package = Package(
         ]),
         .target(name: "Codecs", dependencies: ["DiskImportCore", "CZlib", "CLzma", "CZstd", "CDeflate", "CArchive"]),
         .target(name: "Fetch", dependencies: ["DiskImportCore", "Codecs", "CCurl", "COpenSSL"]),
-        .target(name: "DiskImage", dependencies: ["DiskImportCore", "Codecs", "CLinux"]),
+        .target(name: "DiskImage", dependencies: ["DiskImportCore", "Codecs", "CLinux", "CZlib", "CZstd", "CDeflate"]),
         .target(name: "Target", dependencies: ["DiskImportCore", "CLinux"]),
         .target(name: "Importer", dependencies: ["DiskImportCore", "Fetch", "Codecs", "DiskImage", "Target"]),
         .target(name: "CronController", dependencies: [
@@ -55,6 +55,7 @@ let package = Package(
 
         .testTarget(name: "DiskImportCoreTests", dependencies: ["DiskImportCore"]),
         .testTarget(name: "FetchTests", dependencies: ["Fetch"]),
+        .testTarget(name: "DiskImageTests", dependencies: ["DiskImage", "DiskImportCore", "CZlib", "CZstd"]),
         .testTarget(name: "CronControllerTests", dependencies: [
             "CronController", "DiskImportCore", .product(name: "Logging", package: "swift-log"),
         ]),

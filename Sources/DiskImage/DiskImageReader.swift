@@ -7,4 +7,11 @@ public protocol DiskImageReader: AnyObject {
 
     /// Writes every guest byte (data, zeros, holes) to `sink` and returns the guest size.
     func convert(to sink: ExtentSink, progress: TransferProgress) throws -> UInt64
+
+    /// Bytes the reader wrote to scratch space during `convert` (0 for readers that never need scratch).
+    var scratchBytes: UInt64 { get }
+}
+
+extension DiskImageReader {
+    public var scratchBytes: UInt64 { 0 }
 }

@@ -14,6 +14,8 @@ public struct ConvertRequest: Sendable {
     public var preallocation: PreallocationMode = .off
     /// Follow backing files of local qcow2 images.
     public var followBacking = true
+    /// Where a streaming reader may keep data that arrives before it can be placed (`--scratch`, /scratch).
+    public var scratchDirectory: String?
     /// fsync the target before declaring success.
     public var sync = true
     /// How to reach http(s) sources: trust, credentials, headers, proxy, retries.

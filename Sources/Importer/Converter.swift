@@ -39,7 +39,7 @@ public final class Converter {
             return ConvertResult(
                 sourceFormat: layers.last ?? "raw", layers: layers, virtualSize: guestSize,
                 bytesRead: progress.sourceBytes, bytesWritten: progress.writtenBytes, bytesCloned: progress.clonedBytes,
-                holeBytes: progress.holeBytes, scratchBytes: 0, seconds: MonotonicClock.now() - start,
+                holeBytes: progress.holeBytes, scratchBytes: reader.scratchBytes, seconds: MonotonicClock.now() - start,
                 targetKind: outcome.kind, targetLength: outcome.length, preallocation: outcome.preallocation)
         } catch {
             target.abort()
@@ -51,9 +51,15 @@ public final class Converter {
     func openReader() throws -> (DiskImageReader, [String]) {
         var source: ByteStream
         let sourceLength: UInt64?
+        /// A local file, which a plain qcow2 is read from by random access.
+        var localFile: LocalFile?
+        /// How messages name the source (never with credentials).
+        let name: String
         switch SourceLocation(request.source) {
         case .file(let path):
             let file = try LocalFile(path: path)
+            localFile = file
+            name = path
             // A plain local raw file is read by its extents (shared, copied in the kernel, holes skipped), not
             // streamed — unless a checksum asks for every byte to be read.
             if request.checksum == nil, FormatSniffer.detect(head: try file.head(FormatSniffer.headLength)) == .image(.raw) {
@@ -64,6 +70,7 @@ public final class Converter {
         case .http(let url):
             // Streamed: the download runs on its own thread, resumes dropped connections, and overlaps decoding.
             let body = try HTTPStream(client: HTTPClient(options: request.network), url: url)
+            name = DisplayURL.redacted(url)
             source = body
             sourceLength = body.expectedLength
         case .registry(let reference):
@@ -85,10 +92,18 @@ public final class Converter {
                 throw DiskImportError.unsupported("\(other.rawValue) decompression is not supported yet")
             case .tar:
                 throw DiskImportError.unsupported("tar archives are not supported yet")
-            case .unsupported(let name):
-                throw DiskImportError.unsupported("unsupported format \(name)")
+            case .unsupported(let format):
+                throw DiskImportError.unsupported("unsupported format \(format)")
             case .image(.qcow2):
-                throw DiskImportError.unsupported("qcow2 is not supported yet")
+                layers.append("qcow2")
+                if layers.count == 1, let file = localFile {
+                    // A plain local qcow2: random access. Progress follows guest bytes, not the sniffing stream.
+                    progress.setSourceTotal(0)
+                    return (try Qcow2Reader(file: file, followBacking: request.followBacking), layers)
+                }
+                // Inside a wrapper or over the network: read the qcow2 front to back instead of spooling it to
+                // scratch first.
+                return (try Qcow2StreamReader(stream: stream, name: name, scratchDirectory: request.scratchDirectory), layers)
             case .image(.raw):
                 layers.append("raw")
                 return (RawStreamReader(stream: stream, virtualSize: layers.count == 1 ? sourceLength : nil), layers)

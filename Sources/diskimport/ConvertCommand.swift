@@ -26,6 +26,12 @@ struct ConvertCommand: ParsableCommand {
     @Flag(inversion: .prefixedNo, help: "Show a progress bar on stderr (default: when stderr is a terminal).")
     var progress: Bool?
 
+    @Option(help: "A directory for data that arrives before it can be placed (a streamed qcow2 whose tables follow its data).")
+    var scratch: String?
+
+    @Flag(help: "Refuse images that have a backing file instead of reading through it.")
+    var noBacking = false
+
     @Flag(inversion: .prefixedNo, help: "fsync the target before reporting success.")
     var sync = true
 
@@ -46,6 +52,8 @@ struct ConvertCommand: ParsableCommand {
             request.sync = sync
             request.network = try network.httpOptions()
             request.checksum = try network.expectedChecksum()
+            request.followBacking = !noBacking
+            request.scratchDirectory = scratch
             let transfer = TransferProgress()
             let display = (progress ?? ProgressDisplay.standardErrorIsTerminal) ? ProgressDisplay(progress: transfer) : nil
             let result: ConvertResult

@@ -5,10 +5,17 @@ import Importer
 struct InfoCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "info",
-        abstract: "Describe SOURCE: format, virtual size, and the stack of compression layers.")
+        abstract: "Describe SOURCE: format, virtual size, allocated size, qcow2 details, and the stack of compression layers.")
+
+    enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
+        case human, json
+    }
 
     @Argument(help: "The image to describe: a local path.")
     var source: String
+
+    @Option(help: "human (like qemu-img info) or json (qemu-img info's key names, plus layers).")
+    var output: OutputFormat = .human
 
     @OptionGroup var network: NetworkOptions
 
@@ -17,7 +24,11 @@ struct InfoCommand: ParsableCommand {
     func run() throws {
         common.bootstrapLogging()
         try reportingErrors {
-            throw DiskImportError.unsupported("info is not supported yet")
+            let info = try ImageInspector.inspect(source)
+            switch output {
+            case .human: Console.writeOutput(info.humanText)
+            case .json: Console.writeOutput(info.json.rendered() + "\n")
+            }
         }
     }
 }

@@ -1,0 +1,116 @@
+import DiskImage
+import DiskImportCore
+import Fetch
+import SystemPackage
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// What `diskimport info` reports about a source.
+public struct ImageInfo: Sendable {
+    public var filename: String
+    /// The image format inside every wrapper: "qcow2" or "raw".
+    public var format: String
+    /// Outermost first, e.g. ["gzip", "qcow2"].
+    public var layers: [String]
+    /// Guest size in bytes; nil when it cannot be known without decompressing everything (raw in a stream).
+    public var virtualSize: UInt64?
+    /// Bytes the source file occupies on disk (st_blocks * 512, as qemu-img reports).
+    public var actualSize: UInt64
+    public var qcow2: Qcow2Header?
+
+    /// qemu-img info --output json's keys where one exists, plus `layers`.
+    public var json: JSON {
+        var members: [(String, JSON)] = [("filename", .string(filename)), ("format", .string(format))]
+        if let virtualSize { members.append(("virtual-size", .number(Double(virtualSize)))) }
+        members.append(("actual-size", .number(Double(actualSize))))
+        if let qcow2 {
+            members.append(("cluster-size", .number(Double(qcow2.clusterSize))))
+            if let name = qcow2.extensions.backingFileName, !name.isEmpty {
+                members.append(("backing-filename", .string(name)))
+                if let full = qcow2.fullBackingFilename(imagePath: filename) { members.append(("full-backing-filename", .string(full))) }
+                if let format = qcow2.extensions.backingFormat { members.append(("backing-filename-format", .string(format))) }
+            }
+            members.append(("dirty-flag", .bool(qcow2.isDirty)))
+            members.append(("format-specific", qcow2.formatSpecificJSON))
+        } else {
+            members.append(("dirty-flag", .bool(false)))
+        }
+        members.append(("layers", .array(layers.map { .string($0) })))
+        return .object(members)
+    }
+
+    /// Lines in qemu-img info's human format, plus the layer stack when there is a wrapper.
+    public var humanText: String {
+        var lines = ["image: \(filename)"]
+        if layers.count > 1 { lines.append("layers: \(layers.joined(separator: " > "))") }
+        lines.append("file format: \(format)")
+        if let virtualSize {
+            lines.append("virtual size: \(Self.sizeText(virtualSize)) (\(virtualSize) bytes)")
+        } else {
+            lines.append("virtual size: unknown until decompressed")
+        }
+        lines.append("disk size: \(Self.sizeText(actualSize))")
+        if let qcow2 {
+            lines.append("cluster_size: \(qcow2.clusterSize)")
+            if let name = qcow2.extensions.backingFileName, !name.isEmpty {
+                let full = qcow2.fullBackingFilename(imagePath: filename)
+                lines.append("backing file: \(name)" + (full.map { $0 != name ? " (actual path: \($0))" : "" } ?? ""))
+                if let format = qcow2.extensions.backingFormat { lines.append("backing file format: \(format)") }
+            }
+            if qcow2.isDirty { lines.append("dirty flag: true") }
+            lines.append("Format specific information:")
+            lines += qcow2.formatSpecificLines.map { "    " + $0 }
+        }
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    /// qemu's size_to_str: three significant digits in the binary unit that keeps the number under 1000.
+    static func sizeText(_ value: UInt64) -> String {
+        let suffixes = ["B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"]
+        let scaled = Double(value) * 1024 / 1000
+        let unit = value == 0 ? 0 : min(6, Int(scaled.exponent) / 10)
+        let number = Double(value) / Double(UInt64(1) << UInt64(unit * 10))
+        let decimals = number >= 100 ? 0 : number >= 10 ? 1 : 2
+        var text = String(Int((number * pow10(decimals)).rounded()))
+        if decimals > 0 {
+            while text.count <= decimals { text = "0" + text }
+            text.insert(".", at: text.index(text.endIndex, offsetBy: -decimals))
+            while text.hasSuffix("0") { text.removeLast() }
+            if text.hasSuffix(".") { text.removeLast() }
+        }
+        return "\(text) \(suffixes[unit])"
+    }
+
+    private static func pow10(_ n: Int) -> Double { n == 0 ? 1 : n == 1 ? 10 : 100 }
+}
+
+/// Describes a source without converting it.
+public enum ImageInspector {
+    public static func inspect(_ source: String) throws -> ImageInfo {
+        guard case .file(let path) = SourceLocation(source) else {
+            throw DiskImportError.unsupported("\(SourceLocation(source)): network sources are not supported yet")
+        }
+        let file = try LocalFile(path: path)
+        let actualSize = try allocatedBytes(file)
+        let head = PeekableStream(file.stream())
+        if case .image(.qcow2) = FormatSniffer.detect(head: try head.peek(FormatSniffer.headLength)) {
+            // A plain qcow2: read its header only; the backing chain is not opened (as qemu-img info does).
+            let header = try Qcow2Header.read(from: file)
+            return ImageInfo(filename: path, format: "qcow2", layers: ["qcow2"], virtualSize: header.guestSize,
+                             actualSize: actualSize, qcow2: header)
+        }
+        let (reader, layers) = try Converter(request: ConvertRequest(source: source, target: "")).openReader()
+        let header = (reader as? Qcow2HeaderProviding)?.header
+        return ImageInfo(filename: path, format: header == nil ? "raw" : "qcow2", layers: layers,
+                         virtualSize: reader.virtualSize, actualSize: actualSize, qcow2: header)
+    }
+
+    /// st_blocks * 512 of the file (fstat).
+    static func allocatedBytes(_ file: LocalFile) throws -> UInt64 {
+        var st = Glibc.stat()
+        if fstat(file.descriptor.rawValue, &st) != 0 { throw DiskImportError.io("stat", file.path, Errno(rawValue: errno)) }
+        return UInt64(st.st_blocks) * 512
+    }
+}
