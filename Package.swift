@@ -60,6 +60,7 @@ let package = Package(
             "CronController", "DiskImportCore", .product(name: "Logging", package: "swift-log"),
         ]),
         .testTarget(name: "IntegrationTests", dependencies: ["DiskImportCore"]),
+        .testTarget(name: "CodecsTests", dependencies: ["Codecs", "DiskImportCore"]),
         .testTarget(name: "TargetTests", dependencies: ["Target", "DiskImage", "DiskImportCore", "CLinux"]),
     ],
     swiftLanguageModes: [.v6]

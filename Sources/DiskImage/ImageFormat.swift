@@ -1,3 +1,5 @@
+import Codecs
+
 /// What the first bytes of a stream say it is. Formats are recognised by magic, never by file name.
 public enum DetectedFormat: Equatable, Sendable {
     /// A compression wrapper to peel off.
@@ -8,11 +10,6 @@ public enum DetectedFormat: Equatable, Sendable {
     case image(ImageFormat)
     /// A recognised format that diskimport does not read; the associated value names it for the error.
     case unsupported(String)
-}
-
-/// Compression wrappers diskimport peels off a stream.
-public enum Compression: String, Sendable, CaseIterable {
-    case gzip, xz, zstd
 }
 
 /// Disk image formats diskimport converts.
@@ -35,9 +32,7 @@ public enum FormatSniffer {
             return head[offset..<offset + 4].reduce(0) { $0 << 8 | UInt32($1) }
         }
 
-        if starts([0x1f, 0x8b]) { return .compressed(.gzip) }
-        if starts([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]) { return .compressed(.xz) }
-        if starts([0x28, 0xb5, 0x2f, 0xfd]) { return .compressed(.zstd) }
+        if let compression = Compression.detect(head: head) { return .compressed(compression) }
         if starts(ascii("QFI") + [0xfb]) {
             switch bigEndian32(at: 4) {
             case 2, 3: return .image(.qcow2)
@@ -54,6 +49,14 @@ public enum FormatSniffer {
         if starts(ascii("QED") + [0]) { return .unsupported("qed") }
         if starts(ascii("LUKS") + [0xba, 0xbe]) { return .unsupported("luks") }
         if starts(ascii("WithoutFreeSpace")) || starts(ascii("WithouFreSpacExt")) { return .unsupported("parallels") }
+        // Other formats qemu-img probes by magic (block/bochs.c, block/cloop.c).
+        if starts(ascii("Bochs Virtual HD Image")) { return .unsupported("bochs") }
+        if starts(ascii("#!/bin/sh\n#V2.0 Format\nmodprobe cloop")) { return .unsupported("cloop") }
+        // Compressors and archives diskimport does not unpack: copying their bytes as a raw disk would be silent garbage.
+        if starts([0x04, 0x22, 0x4d, 0x18]) { return .unsupported("lz4") }
+        if starts(ascii("LZIP")) { return .unsupported("lzip") }
+        if starts(ascii("PK") + [0x03, 0x04]) { return .unsupported("zip") }
+        if starts(ascii("7z") + [0xbc, 0xaf, 0x27, 0x1c]) { return .unsupported("7z") }
         if starts(ascii("ustar"), at: 257) { return .tar }
         return .image(.raw)
     }

@@ -12,6 +12,8 @@ public final class Converter {
     private let phases: PhaseRunner
     /// Verifies `request.checksum` once the transfer has consumed the source.
     private var checksumStream: ChecksumStream?
+    /// Bounds the raw bytes a decoder produces (a decompression bomb); tightened to the target's capacity once open.
+    private var decodedLimit: SizeLimitedStream?
 
     public init(request: ConvertRequest, progress: TransferProgress = TransferProgress(), logger: Logger = Log.logger("import")) {
         self.request = request
@@ -26,7 +28,11 @@ public final class Converter {
             progress.setGuestTotal(reader.virtualSize ?? request.requestedSize ?? 0)
             let options = TargetOptions(virtualSize: reader.virtualSize, requestedSize: request.requestedSize,
                                         overhead: request.filesystemOverhead, preallocation: request.preallocation)
-            return (reader, layers, try TargetOpener.open(path: request.target, options: options, progress: progress))
+            let target = try TargetOpener.open(path: request.target, options: options, progress: progress)
+            if let capacity = Self.capacity(of: target) {
+                decodedLimit?.tighten(to: capacity, reason: "what \(target.path) can hold")
+            }
+            return (reader, layers, target)
         }
         do {
             let guestSize = try phases.run(.transfer) {
@@ -47,13 +53,20 @@ public final class Converter {
         }
     }
 
+    /// Wrappers (compression or tar) a source may stack over its image. Real files have one or two
+    /// (`disk.qcow2.xz`, a `.tar.gz` layer); a stack of eight is a hostile file, not an image.
+    static let maximumWrapperLayers = 4
+
     /// Sniffs the source layer by layer and returns the image reader and the layer names, outermost first.
+    ///
+    /// Every decoder runs on its own thread behind a `PrefetchingStream`, so decompression overlaps with the stage
+    /// after it (the next decoder, or writing the target). Output of unknown length is bounded by the requested size,
+    /// and by the target's capacity once it is open.
     func openReader() throws -> (DiskImageReader, [String]) {
         var source: ByteStream
         let sourceLength: UInt64?
-        /// A local file, which a plain qcow2 is read from by random access.
         var localFile: LocalFile?
-        /// How messages name the source (never with credentials).
+        var httpURL: String?
         let name: String
         switch SourceLocation(request.source) {
         case .file(let path):
@@ -70,6 +83,7 @@ public final class Converter {
         case .http(let url):
             // Streamed: the download runs on its own thread, resumes dropped connections, and overlaps decoding.
             let body = try HTTPStream(client: HTTPClient(options: request.network), url: url)
+            httpURL = url
             name = DisplayURL.redacted(url)
             source = body
             sourceLength = body.expectedLength
@@ -83,32 +97,70 @@ public final class Converter {
         }
         var stream = PeekableStream(CountingStream(source, progress: progress))
         var layers: [String] = []
+        /// The current layer's length when known (the file's size, a tar entry's size); nil after a decoder.
+        var length: UInt64? = sourceLength
         while true {
             switch FormatSniffer.detect(head: try stream.peek(FormatSniffer.headLength)) {
-            case .compressed(.gzip):
-                layers.append("gzip")
-                stream = PeekableStream(try GzipStream(stream))
-            case .compressed(let other):
-                throw DiskImportError.unsupported("\(other.rawValue) decompression is not supported yet")
+            case .compressed(let compression):
+                try Self.admitWrapper(below: layers)
+                layers.append(compression.rawValue)
+                // Measured on raw images: the stage after the decoder is 14% of the CPU behind gzip, 32% behind zstd,
+                // 3% behind xz; on a free core that much overlaps instead of adding up.
+                stream = PeekableStream(try PrefetchingStream(try compression.decoder(for: stream)))
+                length = nil
             case .tar:
-                throw DiskImportError.unsupported("tar archives are not supported yet")
-            case .unsupported(let format):
-                throw DiskImportError.unsupported("unsupported format \(format)")
+                try Self.admitWrapper(below: layers)
+                layers.append("tar")
+                let entry = try TarDiskEntry.open(stream)
+                length = entry.expectedLength
+                stream = PeekableStream(entry)
+            case .unsupported(let name):
+                throw DiskImportError.unsupported("unsupported format \(name)" + Self.inside(layers))
             case .image(.qcow2):
+                let plain = layers.isEmpty && request.checksum == nil
                 layers.append("qcow2")
-                if layers.count == 1, let file = localFile {
+                if plain, let file = localFile {
                     // A plain local qcow2: random access. Progress follows guest bytes, not the sniffing stream.
                     progress.setSourceTotal(0)
                     return (try Qcow2Reader(file: file, followBacking: request.followBacking), layers)
                 }
-                // Inside a wrapper or over the network: read the qcow2 front to back instead of spooling it to
-                // scratch first.
+                if plain, request.network.randomAccess, let url = httpURL,
+                   let ranged = try HTTPRangeSource.open(client: HTTPClient(options: request.network), url: url) {
+                    // By ranged reads of metadata and allocated clusters (--http-random-access). Streaming stays the
+                    // default: see HTTPOptions.randomAccess for the measurement.
+                    progress.setSourceTotal(0)
+                    return (try Qcow2Reader(source: ranged), layers)
+                }
+                // Inside a wrapper or a tar entry, over HTTP, or with a checksum over every byte: read the qcow2 front
+                // to back instead of decompressing it to scratch first.
                 return (try Qcow2StreamReader(stream: stream, name: name, scratchDirectory: request.scratchDirectory), layers)
             case .image(.raw):
                 layers.append("raw")
-                return (RawStreamReader(stream: stream, virtualSize: layers.count == 1 ? sourceLength : nil), layers)
+                guard length == nil else { return (RawStreamReader(stream: stream, virtualSize: length), layers) }
+                let limited = SizeLimitedStream(stream, limit: request.requestedSize ?? .max, reason: "the requested size")
+                decodedLimit = limited
+                return (RawStreamReader(stream: limited, virtualSize: nil), layers)
             }
         }
+    }
+
+    /// The most guest bytes `target` holds, which bounds a decoder's output: a file's capacity under the space
+    /// rules, a block device's size.
+    private static func capacity(of target: DiskTarget) -> UInt64? {
+        (target as? FileTarget)?.capacity ?? (target as? BlockDeviceTarget)?.deviceSize
+    }
+
+    /// Refuses one more wrapper when `layers` already holds the most a real file has.
+    private static func admitWrapper(below layers: [String]) throws {
+        if layers.count >= maximumWrapperLayers {
+            throw DiskImportError.unsupported("more than \(maximumWrapperLayers) nested compression or tar layers "
+                + "(\(layers.joined(separator: ", ")), …): refusing a hostile stack")
+        }
+    }
+
+    /// " inside xz inside gzip" for the layers peeled so far, innermost first; empty at the top.
+    private static func inside(_ layers: [String]) -> String {
+        layers.isEmpty ? "" : " inside " + layers.reversed().joined(separator: " inside ")
     }
 }
 

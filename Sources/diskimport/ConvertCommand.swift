@@ -50,10 +50,10 @@ struct ConvertCommand: ParsableCommand {
             request.filesystemOverhead = try FilesystemOverhead(parsing: filesystemOverhead)
             request.preallocation = preallocation
             request.sync = sync
-            request.network = try network.httpOptions()
-            request.checksum = try network.expectedChecksum()
             request.followBacking = !noBacking
             request.scratchDirectory = scratch
+            request.network = try network.httpOptions()
+            request.checksum = try network.expectedChecksum()
             let transfer = TransferProgress()
             let display = (progress ?? ProgressDisplay.standardErrorIsTerminal) ? ProgressDisplay(progress: transfer) : nil
             let result: ConvertResult

@@ -34,6 +34,9 @@ struct NetworkOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Reconnects allowed after failures in a row.", valueName: "n"))
     var retries: Int = 5
 
+    @Flag(help: "Read a qcow2 over HTTP with ranged requests (only metadata and allocated clusters) instead of streaming it.")
+    var httpRandomAccess = false
+
     /// The HTTP options these flags describe.
     func httpOptions() throws -> HTTPOptions {
         var options = HTTPOptions()
@@ -51,6 +54,7 @@ struct NetworkOptions: ParsableArguments {
         guard stallTimeout > 0, retries >= 0 else { throw DiskImportError.usage("--stall-timeout must be positive and --retries not negative") }
         options.stallTimeout = stallTimeout
         options.retries = retries
+        options.randomAccess = httpRandomAccess
         return options
     }
 

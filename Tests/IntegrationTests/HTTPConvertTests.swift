@@ -140,3 +140,32 @@ struct HTTPConvertTests {
         for run in runs { http.expectNoCredentials(run, user: user, password: password) }
     }
 }
+
+/// qcow2 over HTTPS: streamed (plain and compressed), by ranged random access, and resumed after cuts.
+@Suite(.enabled(if: Fixtures.available, Fixtures.absentReason))
+struct HTTPQcow2Tests {
+    @Test(arguments: [("disk.qcow2", []), ("disk.qcow2.gz", []), ("disk.qcow2", ["--http-random-access"])])
+    func qcow2OverHTTPSMatchesTheRawDisk(file: String, mode: [String]) throws {
+        let http = try HTTPFixture()
+        let result = try http.convert(try http.files("private/" + file), try http.trust + http.login + mode + ["--json"])
+        try http.expectIdentical(result)
+        #expect(result.stdout.contains("\"qcow2\""))
+    }
+
+    @Test(arguments: [[], ["--http-random-access"]])
+    func qcow2SurvivesThreeCuts(mode: [String]) throws {
+        let http = try HTTPFixture()
+        let proxy = try FaultProxy(http.fixtures, target: try http.fixtures["FILES_PORT"], ["--cut-after", "700000", "--cuts", "3"])
+        let result = try http.convert(try http.files("private/disk.qcow2", port: String(proxy.port)), try http.trust + http.login + mode)
+        try http.expectIdentical(result)
+        #expect(proxy.connections.filter { $0["fault"] as? String == "cut" }.count == 3)
+    }
+
+    @Test func aChecksumOverAQcow2ReadsEveryByte() throws {
+        let http = try HTTPFixture()
+        let served = try http.fixtures["WWW_DIR"] + "/disk.qcow2"
+        let digest = try Harness.tool("sha256sum", served).stdout.prefix(while: { $0 != " " })
+        let result = try http.convert(try http.files("disk.qcow2"), try http.trust + ["--checksum", "sha256:\(digest)", "--http-random-access"])
+        try http.expectIdentical(result)
+    }
+}
