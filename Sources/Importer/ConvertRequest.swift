@@ -26,6 +26,8 @@ public struct ConvertRequest: Sendable {
     public var network = HTTPOptions()
     /// The expected digest of the source bytes as downloaded (`--checksum`).
     public var checksum: Checksum?
+    /// The platform to pick from a multi-platform registry image (`--arch`); nil picks this machine's.
+    public var platform: RegistryPlatform?
 
     public init(source: String, target: String) {
         self.source = source

@@ -12,6 +12,8 @@ public final class Converter {
     private let phases: PhaseRunner
     /// Verifies `request.checksum` once the transfer has consumed the source.
     private var checksumStream: ChecksumStream?
+    /// A registry source: the disk's layer, whose digest is verified once the transfer has consumed what it needs.
+    private(set) var registryDisk: RegistryDisk?
     /// Bounds the raw bytes a decoder produces (a decompression bomb); tightened to the target's capacity once open.
     private var decodedLimit: SizeLimitedStream?
 
@@ -38,6 +40,7 @@ public final class Converter {
             let guestSize = try phases.run(.transfer) {
                 let size = try reader.convert(to: target, progress: progress)
                 try checksumStream?.verify()
+                try registryDisk?.verifyRest()   // before commit: a tampered layer never leaves a complete target
                 return size
             }
             let outcome = try phases.run(.resize) { try target.finish(guestSize: guestSize) }
@@ -68,6 +71,8 @@ public final class Converter {
         let sourceLength: UInt64?
         var localFile: LocalFile?
         var httpURL: String?
+        /// Wrappers a transport peeled already (a registry layer's compression and tar).
+        var peeled: [String] = []
         let name: String
         switch SourceLocation(request.source) {
         case .file(let path):
@@ -88,8 +93,19 @@ public final class Converter {
             name = DisplayURL.redacted(url)
             source = body
             sourceLength = body.expectedLength
-        case .registry(let reference):
-            throw DiskImportError.unsupported("docker://\(reference): registry sources are not supported yet")
+        case .registry(let text):
+            // Manifests resolved and verified, then the layer holding disk/ streamed (download ‖ decompress ‖ this).
+            guard request.checksum == nil else {
+                throw DiskImportError.usage("--checksum is for http(s) and local sources: registry layers are verified by their digests (pin the image with @sha256:…)")
+            }
+            let reference = try RegistryReference(parsing: text)
+            let client = try RegistryClient(for: reference, options: request.network)
+            let disk = try RegistryDisk.open(reference, client: client, platform: request.platform ?? .host)
+            registryDisk = disk
+            name = reference.description
+            source = disk.stream
+            sourceLength = disk.length
+            peeled = disk.layers
         }
         if let checksum = request.checksum {
             let verifying = try ChecksumStream(source, expected: checksum)
@@ -97,7 +113,7 @@ public final class Converter {
             source = verifying
         }
         var stream = PeekableStream(CountingStream(source, progress: progress))
-        var layers: [String] = []
+        var layers = peeled
         /// The current layer's length when known (the file's size, a tar entry's size); nil after a decoder.
         var length: UInt64? = sourceLength
         while true {

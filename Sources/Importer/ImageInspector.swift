@@ -16,15 +16,18 @@ public struct ImageInfo: Sendable {
     public var layers: [String]
     /// Guest size in bytes; nil when it cannot be known without decompressing everything (raw in a stream).
     public var virtualSize: UInt64?
-    /// Bytes the source file occupies on disk (st_blocks * 512, as qemu-img reports).
-    public var actualSize: UInt64
+    /// Bytes the source file occupies on disk (st_blocks * 512, as qemu-img reports); nil for a network source
+    /// (qemu-img's "unavailable").
+    public var actualSize: UInt64?
     public var qcow2: Qcow2Header?
+    /// For a docker:// source: the manifest digests and the platform chosen.
+    public var registry: RegistryImageInfo?
 
     /// qemu-img info --output json's keys where one exists, plus `layers`.
     public var json: JSON {
         var members: [(String, JSON)] = [("filename", .string(filename)), ("format", .string(format))]
         if let virtualSize { members.append(("virtual-size", .number(Double(virtualSize)))) }
-        members.append(("actual-size", .number(Double(actualSize))))
+        if let actualSize { members.append(("actual-size", .number(Double(actualSize)))) }
         if let qcow2 {
             members.append(("cluster-size", .number(Double(qcow2.clusterSize))))
             if let name = qcow2.extensions.backingFileName, !name.isEmpty {
@@ -38,12 +41,14 @@ public struct ImageInfo: Sendable {
             members.append(("dirty-flag", .bool(false)))
         }
         members.append(("layers", .array(layers.map { .string($0) })))
+        if let registry { members += registry.jsonMembers }
         return .object(members)
     }
 
     /// Lines in qemu-img info's human format, plus the layer stack when there is a wrapper.
     public var humanText: String {
         var lines = ["image: \(filename)"]
+        if let registry { lines += registry.humanLines }
         if layers.count > 1 { lines.append("layers: \(layers.joined(separator: " > "))") }
         lines.append("file format: \(format)")
         if let virtualSize {
@@ -51,7 +56,7 @@ public struct ImageInfo: Sendable {
         } else {
             lines.append("virtual size: unknown until decompressed")
         }
-        lines.append("disk size: \(Self.sizeText(actualSize))")
+        lines.append("disk size: \(actualSize.map(Self.sizeText) ?? "unavailable")")
         if let qcow2 {
             lines.append("cluster_size: \(qcow2.clusterSize)")
             if let name = qcow2.extensions.backingFileName, !name.isEmpty {
@@ -88,7 +93,10 @@ public struct ImageInfo: Sendable {
 
 /// Describes a source without converting it.
 public enum ImageInspector {
-    public static func inspect(_ source: String) throws -> ImageInfo {
+    public static func inspect(_ source: String, network: HTTPOptions = HTTPOptions(), platform: RegistryPlatform? = nil) throws -> ImageInfo {
+        if case .registry = SourceLocation(source) {
+            return try inspectRegistry(source, network: network, platform: platform)
+        }
         guard case .file(let path) = SourceLocation(source) else {
             throw DiskImportError.unsupported("\(SourceLocation(source)): network sources are not supported yet")
         }

@@ -8,7 +8,7 @@ struct ConvertCommand: ParsableCommand {
         commandName: "convert",
         abstract: "Convert SOURCE (a path) into TARGET (a regular file or a block device) as raw.")
 
-    @Argument(help: "The image to import: a local path or an http(s):// URL.")
+    @Argument(help: "The image to import: a local path, an http(s):// URL, or a docker:// reference.")
     var source: String
 
     @Argument(help: "Where to write the raw disk: a file (created sparse) or an existing block device.")
@@ -54,6 +54,7 @@ struct ConvertCommand: ParsableCommand {
             request.scratchDirectory = scratch
             request.network = try network.httpOptions()
             request.checksum = try network.expectedChecksum()
+            request.platform = try network.platform()
             let transfer = TransferProgress()
             let display = (progress ?? ProgressDisplay.standardErrorIsTerminal) ? ProgressDisplay(progress: transfer) : nil
             let result: ConvertResult

@@ -11,7 +11,7 @@ struct InfoCommand: ParsableCommand {
         case human, json
     }
 
-    @Argument(help: "The image to describe: a local path.")
+    @Argument(help: "The image to describe: a local path or a docker:// reference.")
     var source: String
 
     @Option(help: "human (like qemu-img info) or json (qemu-img info's key names, plus layers).")
@@ -24,7 +24,7 @@ struct InfoCommand: ParsableCommand {
     func run() throws {
         common.bootstrapLogging()
         try reportingErrors {
-            let info = try ImageInspector.inspect(source)
+            let info = try ImageInspector.inspect(source, network: network.httpOptions(), platform: network.platform())
             switch output {
             case .human: Console.writeOutput(info.humanText)
             case .json: Console.writeOutput(info.json.rendered() + "\n")

@@ -37,6 +37,9 @@ struct NetworkOptions: ParsableArguments {
     @Flag(help: "Read a qcow2 over HTTP with ranged requests (only metadata and allocated clusters) instead of streaming it.")
     var httpRandomAccess = false
 
+    @Option(help: ArgumentHelp("The platform to take from a multi-platform registry image: ARCH or ARCH/VARIANT (default: this machine's).", valueName: "arch"))
+    var arch: String?
+
     /// The HTTP options these flags describe.
     func httpOptions() throws -> HTTPOptions {
         var options = HTTPOptions()
@@ -60,5 +63,10 @@ struct NetworkOptions: ParsableArguments {
 
     func expectedChecksum() throws -> Checksum? {
         try checksum.map(Checksum.init(parsing:))
+    }
+
+    /// `--arch` as a platform; nil when not given (the machine's own is used).
+    func platform() throws -> RegistryPlatform? {
+        try arch.map(RegistryPlatform.init(parsingArchitecture:))
     }
 }
