@@ -44,14 +44,14 @@ def q(path):
     return shlex.quote(str(path))
 
 
-def convert(ctx, source, sync, *flags):
-    out = os.path.join(ctx.work, "diskimport.raw")
+def convert(ctx, source, sync, *flags, out=None):
+    out = out or os.path.join(ctx.work, "diskimport.raw")
     argv = [ctx.binary, "convert", source, out, "--json"] + ([] if sync else ["--no-sync"]) + list(flags)
     return Command("diskimport", argv=argv, output=out, json=True)
 
 
-def qemu_img(ctx, source, extra=()):
-    out = os.path.join(ctx.work, "peer.raw")
+def qemu_img(ctx, source, extra=(), out=None):
+    out = out or os.path.join(ctx.work, "peer.raw")
     return Command("peer", argv=["qemu-img", "convert", *extra, "-O", "raw", source, out], output=out)
 
 

@@ -33,7 +33,8 @@ class Probes:
             return None
         message = (proc.stderr.strip() or proc.stdout.strip() or "exit %d" % proc.returncode).splitlines()
         text = " ".join(message)[:300]
-        return ("skipped", "not on main yet (diskimport: %s)" % message[0][:160]) if MISSING.search(text) \
+        first = message[0][:160].replace("diskimport: ", "", 1)
+        return ("skipped", "not on main yet (diskimport: %s)" % first) if MISSING.search(text) \
             else ("failed", "probe failed: " + text)
 
     def _probe(self, feature):
@@ -41,6 +42,8 @@ class Probes:
         b = self.binary
         if feature == "root":
             return None if os.geteuid() == 0 else ("skipped", "needs root (loop devices, mounts)")
+        if feature == "raw":
+            return self._run([b, "convert", tiny["raw"]])
         if feature == "qcow2":
             return self._run([b, "convert", tiny["qcow2"]])
         if feature == "gzip-qcow2":

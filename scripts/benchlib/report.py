@@ -28,7 +28,6 @@ def stage_cell(result):
 
 COLUMNS = [
     ("case", lambda r: r["case"]),
-    ("peer", lambda r: r["peer"]),
     ("diskimport s", lambda r: "%.3f" % r["diskimport_s"]),
     ("peer s", lambda r: "%.3f" % r["peer_s"]),
     ("ratio", ratio_cell),
@@ -39,35 +38,38 @@ COLUMNS = [
     ("CPU s ours/peer", lambda r: "%.1f/%.1f" % (r["diskimport_cpu_s"], r["peer_cpu_s"])),
     ("pipeline / slowest stage", stage_cell),
     ("pairs, spread", lambda r: "%d, %.0f%%" % (r["pairs"], 100 * r["spread"])),
+    ("peer", lambda r: r["peer"]),
 ]
 
 
-def rows(results):
-    for r in results:
-        if "skipped" in r or "failed" in r:
-            status = ("skipped: " + r["skipped"]) if "skipped" in r else ("FAILED: " + r["failed"])
-            yield [r["case"], r.get("peer", ""), status] + [""] * (len(COLUMNS) - 3)
-        else:
-            yield [f(r) for _, f in COLUMNS]
+def status(r):
+    """None for a measured case, else its one-line status."""
+    if "skipped" in r:
+        return "skipped: " + r["skipped"]
+    if "failed" in r:
+        return "FAILED: " + r["failed"]
+    return None
 
 
 def text_table(results):
-    table = [[name for name, _ in COLUMNS]] + list(rows(results))
-    widths = [max(len(row[i]) for row in table if not row[2].startswith(("skipped", "FAILED")) or i < 2)
-              for i in range(len(COLUMNS))]
-    lines = []
-    for row in table:
-        if row[2].startswith(("skipped", "FAILED")):
-            lines.append("  ".join([row[0].ljust(widths[0]), row[1].ljust(widths[1]), row[2]]))
+    header = [name for name, _ in COLUMNS]
+    measured = [[f(r) for _, f in COLUMNS] for r in results if status(r) is None]
+    widths = [max(len(row[i]) for row in [header] + measured) for i in range(len(COLUMNS))]
+    lines = ["  ".join(cell.ljust(widths[i]) for i, cell in enumerate(header)).rstrip()]
+    for r in results:
+        if status(r) is None:
+            lines.append("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(f(r) for _, f in COLUMNS)).rstrip())
         else:
-            lines.append("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip())
+            lines.append("%s  %s (peer: %s)" % (r["case"].ljust(widths[0]), status(r), r.get("peer", "")))
     return "\n".join(lines)
 
 
 def markdown_table(results):
     lines = ["| " + " | ".join(name for name, _ in COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
-    for row in rows(results):
-        lines.append("| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |")
+    for r in results:
+        cells = [f(r) for _, f in COLUMNS] if status(r) is None else \
+            [r["case"], status(r)] + [""] * (len(COLUMNS) - 3) + [r.get("peer", "")]
+        lines.append("| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |")
     return "\n".join(lines)
 
 

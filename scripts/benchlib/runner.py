@@ -7,6 +7,7 @@ page cache and gives the outputs the byte-for-byte check); before every run the 
 import json
 import os
 import shutil
+import stat
 import statistics
 import subprocess
 
@@ -20,8 +21,12 @@ class CaseFailed(Exception):
     pass
 
 
+def is_device(path):
+    return path is not None and os.path.exists(path) and stat.S_ISBLK(os.stat(path).st_mode)
+
+
 def reset(command):
-    if command.output and os.path.lexists(command.output):
+    if command.output and os.path.lexists(command.output) and not is_device(command.output):
         os.unlink(command.output)
     for directory in ([command.scratch] if command.scratch else []) + command.dirs:
         if os.path.exists(directory):
@@ -39,7 +44,7 @@ def run_once(command, work):
     except CommandFailed as error:
         raise CaseFailed("%s failed: %s" % (command.label, error))
     facts = {}
-    if command.output:
+    if command.output and not is_device(command.output):
         if not os.path.exists(command.output):
             raise CaseFailed("%s left no output at %s" % (command.label, command.output))
         facts["allocated"] = allocated(command.output)
@@ -66,8 +71,17 @@ def spread(values):
     return (max(values) - min(values)) / statistics.median(values) if len(values) > 1 else 0.0
 
 
+def keep_reference(peer, reference):
+    """The peer's warm-up output, kept to check every diskimport output against (a device's bytes are copied)."""
+    if is_device(peer.output):
+        subprocess.run(["cp", "--sparse=always", peer.output, reference], check=True)
+    else:
+        os.rename(peer.output, reference)
+
+
 def run_case(case, ours, peer, stages, work, pairs, max_pairs):
-    reference = os.path.join(work, "reference.raw")
+    # Next to the peer's output: renamed there, on the same filesystem.
+    reference = os.path.join(work if is_device(peer.output) else os.path.dirname(peer.output), "reference.raw")
     load_start = loadavg()
     commands = [ours, peer] + stages
     samples = {id(c): [] for c in commands}
@@ -77,7 +91,7 @@ def run_case(case, ours, peer, stages, work, pairs, max_pairs):
         for command in [peer, ours] + stages:
             _, facts[id(command)] = run_once(command, work)
             if command is peer:
-                os.rename(peer.output, reference)
+                keep_reference(peer, reference)
             if command is ours:
                 difference = same_bytes(ours.output, reference)
                 if difference:
@@ -135,6 +149,7 @@ def run_case(case, ours, peer, stages, work, pairs, max_pairs):
         "peer_runs_s": [round(s.seconds, 3) for s in samples[id(peer)]],
         "spread": round(max(spread([s.seconds for s in samples[id(c)]]) for c in (ours, peer)), 3),
         "durability": case.durability,
+        "note": case.note,
         "identical": True,
         "load": [load_start, loadavg()],
     }
