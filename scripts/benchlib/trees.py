@@ -112,11 +112,16 @@ def os_tree(cache, kind, budget):
     if kind in ("auto", "debootstrap"):
         recipe = debootstrap_recipe(mirror)
         cached = os.path.exists(cache.path("tree-debootstrap", recipe, "dir"))
-        if cached or mirror_reachable(mirror):
+        if not cached and os.geteuid() != 0:
+            if kind == "debootstrap":
+                raise SystemExit("bench: debootstrap needs root")
+            log("not root: using this machine's /usr instead of debootstrap")
+        elif cached or mirror_reachable(mirror):
             path = cache.make("tree-debootstrap", recipe, "dir", lambda tmp: build_debootstrap(tmp, mirror))
             return path, "Debian %s minbase + %d packages (debootstrap from %s)" % (SUITE, len(PACKAGES), mirror)
-        if kind == "debootstrap":
+        elif kind == "debootstrap":
             raise SystemExit("bench: the apt mirror %s does not answer: no debootstrap tree" % mirror)
-        log("apt mirror %s unreachable: using this machine's /usr instead of debootstrap" % mirror)
+        else:
+            log("apt mirror %s unreachable: using this machine's /usr instead of debootstrap" % mirror)
     path = cache.make("tree-host", host_recipe(budget), "dir", lambda tmp: build_host_tree(tmp, budget))
     return path, "%d MB of this machine's %s (mkfs.ext4 -d)" % (budget // 10**6, ", ".join(HOST_DIRS[:4]) + ", …")
