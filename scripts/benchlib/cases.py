@@ -1,0 +1,156 @@
+"""The cases: what diskimport runs, what users run today instead (the peer), and for streaming cases the slowest single
+stage alone. Every case's diskimport output is compared byte for byte with the peer's.
+
+Durability is like for like in each case: local conversions skip the flush on both sides (`qemu-img convert` does not
+fsync by default, so diskimport runs with --no-sync); CDI's paths flush on both sides (CDI runs `qemu-img convert -t
+writeback`, which fdatasyncs; diskimport fsyncs by default).
+"""
+import os
+import shlex
+from dataclasses import dataclass, field
+from typing import Callable, Optional
+
+NO_SYNC = "no fsync (both)"
+SYNC = "fsync (both)"
+
+
+@dataclass
+class Command:
+    label: str
+    argv: Optional[list] = None   # run directly, or
+    shell: Optional[str] = None   # run with sh -c
+    env: dict = field(default_factory=dict)
+    output: Optional[str] = None  # where the disk is when the command is done
+    scratch: Optional[str] = None  # a directory the command fills; measured after each run, then emptied
+    dirs: list = field(default_factory=list)  # directories that must exist, empty, before each run
+    json: bool = False            # stdout ends with diskimport's --json summary
+
+
+@dataclass
+class Case:
+    name: str
+    group: str       # "issue" (the issue's table), "mixed" (synthetic image), "target" (bench-target's filesystems)
+    disk: str        # "real" or "mixed"
+    image: str       # image kind (images.ImageSet.get)
+    peer_label: str
+    feature: str     # probes.py: what the diskimport binary must support
+    durability: str
+    target: Optional[float]  # the ratio the issues ask for, or None
+    build: Callable  # build(ctx, source_path) -> (ours, peer, [stages])
+    note: str = ""
+
+
+def q(path):
+    return shlex.quote(str(path))
+
+
+def convert(ctx, source, sync, *flags, out=None):
+    out = out or os.path.join(ctx.work, "diskimport.raw")
+    argv = [ctx.binary, "convert", source, out, "--json"] + ([] if sync else ["--no-sync"]) + list(flags)
+    return Command("diskimport", argv=argv, output=out, json=True)
+
+
+def qemu_img(ctx, source, extra=(), out=None):
+    out = out or os.path.join(ctx.work, "peer.raw")
+    return Command("peer", argv=["qemu-img", "convert", *extra, "-O", "raw", source, out], output=out)
+
+
+def local_qcow2(ctx, source):
+    return convert(ctx, source, False), qemu_img(ctx, source), []
+
+
+def raw_xz(ctx, source):
+    out = os.path.join(ctx.work, "peer.raw")
+    peer = Command("peer", shell="xz -T2 -dc %s > %s" % (q(source), q(out)), output=out)
+    stage = Command("xz -T2 -dc > /dev/null", shell="xz -T2 -dc %s > /dev/null" % q(source))
+    return convert(ctx, source, False), peer, [stage]
+
+
+def qcow2_gz(ctx, source):
+    out, scratch = os.path.join(ctx.work, "peer.raw"), os.path.join(ctx.work, "peer-scratch")
+    peer = Command("peer", shell="gzip -dc %s > %s/disk.qcow2 && qemu-img convert -O raw %s/disk.qcow2 %s" % (
+        q(source), q(scratch), q(scratch), q(out)), output=out, scratch=scratch)
+    stage = Command("pigz -dc > /dev/null", shell="pigz -dc %s > /dev/null" % q(source))
+    return convert(ctx, source, False), peer, [stage]
+
+
+def cdi_http_peer(ctx, url):
+    """CDI's path for an HTTP(S) qcow2.xz: download to scratch, decompress to scratch, qemu-img convert."""
+    out, scratch = os.path.join(ctx.work, "peer.raw"), os.path.join(ctx.work, "peer-scratch")
+    curl = ctx.servers.curl_config()
+    shell = ("curl -K {curl} -o {s}/disk.qcow2.xz {url} && xz -dc {s}/disk.qcow2.xz > {s}/disk.qcow2 && "
+             "qemu-img convert -t writeback -O raw {s}/disk.qcow2 {out}").format(
+        curl=q(curl), s=q(scratch), url=q(url), out=q(out))
+    return Command("peer", shell=shell, output=out, scratch=scratch)
+
+
+def http_stages(ctx, url, source):
+    return [Command("curl -o /dev/null", shell="curl -K %s -o /dev/null %s" % (q(ctx.servers.curl_config()), q(url))),
+            Command("xz -T2 -dc > /dev/null", shell="xz -T2 -dc %s > /dev/null" % q(source))]
+
+
+def https_qcow2_xz(ctx, source):
+    s = ctx.servers
+    url = s.publish(source, os.path.basename(source))
+    ours = convert(ctx, url, True, "--ca-file", s.env["CA_FILE"], "--user", s.env["FILES_USER"],
+                   "--password-file", s.env["FILES_PASSWORD_FILE"])
+    return ours, cdi_http_peer(ctx, url), http_stages(ctx, url, source)
+
+
+def pod_https_qcow2_xz(ctx, source):
+    s = ctx.servers
+    url = s.publish(source, os.path.basename(source))
+    data = os.path.join(ctx.work, "pod-data")
+    env = {"IMPORTER_SOURCE": "http", "IMPORTER_ENDPOINT": url, "IMPORTER_CONTENTTYPE": "kubevirt",
+           "IMPORTER_IMAGE_SIZE": str(ctx.virtual_size), "FILESYSTEM_OVERHEAD": "0", "PREALLOCATION": "false",
+           "IMPORTER_ACCESS_KEY_ID": s.env["FILES_USER"], "IMPORTER_SECRET_KEY": s.password("FILES_PASSWORD_FILE"),
+           "IMPORTER_CERT_DIR": s.env["CERT_DIR"], "OWNER_UID": "bench"}
+    absent = os.path.join(ctx.work, "absent")  # no block volume, no scratch volume: scratch would fail the import
+    ours = Command("diskimport", argv=[ctx.binary, "import", "--data-dir", data, "--block-device", absent + "-block",
+                                       "--scratch-dir", absent + "-scratch", "--metrics-port", "0",
+                                       "--termination-log", os.path.join(ctx.work, "termination-log")],
+                   env=env, output=os.path.join(data, "disk.img"), dirs=[data])
+    return ours, cdi_http_peer(ctx, url), http_stages(ctx, url, source)
+
+
+def registry_gzip(ctx, layout):
+    s = ctx.servers
+    reference = s.push(layout, "bench/" + ctx.size_name)
+    ours = convert(ctx, reference, True, "--cert-dir", s.env["CERT_DIR"], "--user", s.env["REG_USER"],
+                   "--password-file", s.env["REG_PASSWORD_FILE"])
+    layer = ctx.layer_of(layout)
+    hex_digest = layer["digest"].split(":", 1)[1]
+    out, scratch = os.path.join(ctx.work, "peer.raw"), os.path.join(ctx.work, "peer-scratch")
+    peer = Command("peer", shell=(
+        "skopeo copy -q --src-cert-dir {certs} --src-authfile {auth} {ref} dir:{s}/image && mkdir {s}/disk && "
+        "tar -xzf {s}/image/{hex} -C {s}/disk && qemu-img convert -t writeback -O raw {s}/disk/disk/disk.img {out}"
+    ).format(certs=q(s.env["CERT_DIR"]), auth=q(s.auth_file()), ref=q(reference), s=q(scratch), hex=hex_digest,
+             out=q(out)), output=out, scratch=scratch)
+    blob_url = "https://%s/v2/bench/%s/blobs/%s" % (s.registry(), ctx.size_name, layer["digest"])
+    blob = os.path.join(layout, "blobs", "sha256", hex_digest)
+    stages = [Command("curl blob -o /dev/null", shell="curl -K %s -o /dev/null %s" % (
+                  q(s.registry_curl_config()), q(blob_url))),
+              Command("pigz -dc > /dev/null", shell="pigz -dc %s > /dev/null" % q(blob))]
+    return ours, peer, stages
+
+
+QEMU = "qemu-img convert -O raw"
+CDI_HTTP = "curl > scratch; xz -dc > scratch; qemu-img convert -t writeback"
+CDI_REGISTRY = "skopeo copy dir:scratch; tar -xz; qemu-img convert -t writeback"
+
+CASES = [
+    Case("qcow2-64k", "issue", "real", "qcow2", QEMU, "qcow2", NO_SYNC, 0.9, local_qcow2),
+    Case("qcow2-zlib", "issue", "real", "qcow2-zlib", QEMU, "qcow2", NO_SYNC, 0.5, local_qcow2),
+    Case("qcow2-zstd", "issue", "real", "qcow2-zstd", QEMU, "qcow2", NO_SYNC, None, local_qcow2),
+    Case("qcow2-512", "issue", "real", "qcow2-512", QEMU, "qcow2", NO_SYNC, 0.3, local_qcow2),
+    Case("raw.xz", "issue", "real", "raw.xz", "xz -T2 -dc > file", "xz", NO_SYNC, 1.1, raw_xz),
+    Case("qcow2.gz", "issue", "real", "qcow2.gz", "gzip -dc > scratch; " + QEMU, "gzip-qcow2", NO_SYNC, None,
+         qcow2_gz),
+    Case("https-qcow2.xz", "issue", "real", "qcow2.xz", CDI_HTTP, "https", SYNC, 0.5, https_qcow2_xz),
+    Case("registry", "issue", "real", "containerdisk", CDI_REGISTRY, "registry", SYNC, 0.5, registry_gzip),
+    Case("pod-https-qcow2.xz", "issue", "real", "qcow2.xz", CDI_HTTP, "pod", SYNC, 0.5, pod_https_qcow2_xz,
+         note="diskimport import with CDI's environment"),
+    Case("mixed-qcow2-64k", "mixed", "mixed", "qcow2", QEMU, "qcow2", NO_SYNC, 0.9, local_qcow2),
+    Case("mixed-qcow2-zlib", "mixed", "mixed", "qcow2-zlib", QEMU, "qcow2", NO_SYNC, 0.5, local_qcow2),
+    Case("mixed-qcow2-512", "mixed", "mixed", "qcow2-512", QEMU, "qcow2", NO_SYNC, 0.3, local_qcow2),
+]

@@ -1,0 +1,161 @@
+"""Runs one case: diskimport and its peer (and the slowest-stage commands) in alternation, medians, the ratio.
+
+Page cache: warm and the same for both. One untimed run of every command comes first (it reads the source into the
+page cache and gives the outputs the byte-for-byte check); before every run the previous output is deleted and
+`sync` runs, so no run pays for another's dirty pages. Round i runs diskimport, peer, stages; round i+1 the reverse.
+"""
+import json
+import os
+import shutil
+import stat
+import statistics
+import subprocess
+
+from .cache import log
+from .measure import CommandFailed, allocated, loadavg, run_timed
+
+NOISE = 0.20  # (max - min) / median above which a case gets more pairs, up to max_pairs
+
+
+class CaseFailed(Exception):
+    pass
+
+
+def is_device(path):
+    return path is not None and os.path.exists(path) and stat.S_ISBLK(os.stat(path).st_mode)
+
+
+def reset(command):
+    if command.output and os.path.lexists(command.output) and not is_device(command.output):
+        os.unlink(command.output)
+    for directory in ([command.scratch] if command.scratch else []) + command.dirs:
+        if os.path.exists(directory):
+            shutil.rmtree(directory)
+        os.makedirs(directory)
+
+
+def run_once(command, work):
+    """(Sample, facts): facts are what the run left behind: allocated bytes, scratch bytes, diskimport's summary."""
+    reset(command)
+    os.sync()
+    argv = command.shell if command.shell is not None else command.argv
+    try:
+        sample = run_timed(argv, os.path.join(work, "rusage"), env=command.env, shell=command.shell is not None)
+    except CommandFailed as error:
+        raise CaseFailed("%s failed: %s" % (command.label, error))
+    facts = {}
+    if command.output and not is_device(command.output):
+        if not os.path.exists(command.output):
+            raise CaseFailed("%s left no output at %s" % (command.label, command.output))
+        facts["allocated"] = allocated(command.output)
+        facts["size"] = os.path.getsize(command.output)
+    if command.scratch:
+        facts["scratch"] = allocated(command.scratch)
+    if command.json:
+        try:
+            summary = json.loads(sample.stdout.strip().splitlines()[-1])
+        except (ValueError, IndexError):
+            raise CaseFailed("diskimport printed no --json summary: %r" % sample.stdout[-200:])
+        facts["scratch"] = summary.get("scratch-bytes", 0)
+        facts["summary"] = summary
+    return sample, facts
+
+
+def same_bytes(a, b):
+    """None when the files are identical, else cmp's one-line answer."""
+    proc = subprocess.run(["cmp", a, b], capture_output=True, text=True)
+    return None if proc.returncode == 0 else (proc.stdout + proc.stderr).strip() or "differ"
+
+
+def spread(values):
+    return (max(values) - min(values)) / statistics.median(values) if len(values) > 1 else 0.0
+
+
+def keep_reference(peer, reference):
+    """The peer's warm-up output, kept to check every diskimport output against (a device's bytes are copied)."""
+    if is_device(peer.output):
+        subprocess.run(["cp", "--sparse=always", peer.output, reference], check=True)
+    else:
+        os.rename(peer.output, reference)
+
+
+def run_case(case, ours, peer, stages, work, pairs, max_pairs):
+    # Next to the peer's output: renamed there, on the same filesystem.
+    reference = os.path.join(work if is_device(peer.output) else os.path.dirname(peer.output), "reference.raw")
+    load_start = loadavg()
+    commands = [ours, peer] + stages
+    samples = {id(c): [] for c in commands}
+    facts = {}
+    try:
+        # Warm-up round (untimed): fills the page cache, and checks diskimport's output against the peer's.
+        for command in [peer, ours] + stages:
+            _, facts[id(command)] = run_once(command, work)
+            if command is peer:
+                keep_reference(peer, reference)
+            if command is ours:
+                difference = same_bytes(ours.output, reference)
+                if difference:
+                    raise CaseFailed("diskimport's output differs from the peer's: " + difference)
+        rounds = 0
+        while rounds < pairs or (rounds < max_pairs and max(
+                spread([s.seconds for s in samples[id(c)]]) for c in (ours, peer)) > NOISE):
+            order = commands if rounds % 2 == 0 else list(reversed(commands))
+            for command in order:
+                sample, run_facts = run_once(command, work)
+                samples[id(command)].append(sample)
+                if command is ours:
+                    # Every timed output is checked too (untimed): a fast wrong answer is a failure.
+                    difference = same_bytes(ours.output, reference)
+                    if difference:
+                        raise CaseFailed("diskimport's output differs from the peer's (timed run %d): %s" % (
+                            rounds + 1, difference))
+                facts[id(command)] = run_facts
+            rounds += 1
+            log("%s: round %d: diskimport %.3f s, peer %.3f s" % (
+                case.name, rounds, samples[id(ours)][-1].seconds, samples[id(peer)][-1].seconds))
+    finally:
+        for command in commands:
+            reset(command)
+        for path in [reference] + [c.scratch for c in commands if c.scratch] + [d for c in commands for d in c.dirs]:
+            if os.path.isdir(path):
+                shutil.rmtree(path)
+            elif os.path.exists(path):
+                os.unlink(path)
+
+    def median(command, attribute="seconds"):
+        return statistics.median(getattr(s, attribute) for s in samples[id(command)])
+
+    ours_s, peer_s = median(ours), median(peer)
+    result = {
+        "case": case.name,
+        "peer": case.peer_label,
+        "diskimport_s": round(ours_s, 3),
+        "peer_s": round(peer_s, 3),
+        "ratio": round(ours_s / peer_s, 3),
+        "target_ratio": case.target,
+        "diskimport_rss_kb": max(s.rss_kb for s in samples[id(ours)]),
+        "peer_rss_kb": max(s.rss_kb for s in samples[id(peer)]),
+        "written_bytes": int(median(ours, "written_bytes")),
+        "peer_written_bytes": int(median(peer, "written_bytes")),
+        "allocated_bytes": facts[id(ours)].get("allocated"),
+        "peer_allocated_bytes": facts[id(peer)].get("allocated"),
+        "scratch_bytes": facts[id(ours)].get("scratch", 0),
+        "peer_scratch_bytes": facts[id(peer)].get("scratch", 0),
+        "output_bytes": facts[id(ours)].get("size"),
+        "diskimport_cpu_s": round(median(ours, "cpu_s"), 3),
+        "peer_cpu_s": round(median(peer, "cpu_s"), 3),
+        "pairs": rounds,
+        "diskimport_runs_s": [round(s.seconds, 3) for s in samples[id(ours)]],
+        "peer_runs_s": [round(s.seconds, 3) for s in samples[id(peer)]],
+        "spread": round(max(spread([s.seconds for s in samples[id(c)]]) for c in (ours, peer)), 3),
+        "durability": case.durability,
+        "note": case.note,
+        "identical": True,
+        "load": [load_start, loadavg()],
+    }
+    if stages:
+        stage_s = {c.label: round(median(c), 3) for c in stages}
+        slowest = max(stage_s, key=stage_s.get)
+        result.update({"stages_s": stage_s, "slowest_stage": slowest, "slowest_stage_s": stage_s[slowest],
+                       "stage_ratio": round(ours_s / stage_s[slowest], 3)})
+    return result
