@@ -21,6 +21,8 @@ public struct VolumeImportRequest: Sendable {
     public var targetPath: String
     public var sizing: VolumeSizing
     public var preallocation: Bool
+    /// Where the import may keep data that arrives before it can be placed; nil means the target's directory.
+    public var scratchDirectory: String?
 }
 
 /// What an import reports back.
