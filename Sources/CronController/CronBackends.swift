@@ -29,8 +29,13 @@ public struct VolumeImportRequest: Sendable {
 public struct VolumeImportResult: Sendable, Equatable {
     /// The size of the disk written.
     public var size: UInt64
+    /// Bytes the import wrote to its scratch directory (data that arrived before it could be placed).
+    public var scratchBytes: UInt64
 
-    public init(size: UInt64) { self.size = size }
+    public init(size: UInt64, scratchBytes: UInt64 = 0) {
+        self.size = size
+        self.scratchBytes = scratchBytes
+    }
 }
 
 /// Imports one image into one volume: the same pipeline as `diskimport convert`. On failure it throws and may

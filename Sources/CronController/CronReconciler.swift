@@ -243,6 +243,9 @@ struct CronReconciler {
                                           targetPath: store.diskPath(volume, root: storageClass.root), sizing: sizing,
                                           preallocation: cron.preallocation, scratchDirectory: scratch)
         let result = try importer.importVolume(request)
+        if result.scratchBytes > 0 {
+            logger.info("\(cron.name): \(result.scratchBytes) bytes went through scratch space in \(scratch)")
+        }
         guard FileSystem.isRegularFile(request.targetPath) else {
             throw DiskImportError(.io, "the import finished without writing \(request.targetPath)")
         }

@@ -98,7 +98,7 @@ public struct CronStatusReport: Sendable {
 
     /// `kubevirt_cdi_dataimportcron_outdated{namespace,cron_name,pending}` in Prometheus text format, one sample
     /// per configured cron: 1 unless its UpToDate condition is True. `pending` is CDI's "no storage class to import
-    /// into"; a local STORAGE is always one, so it is "false".
+    /// into": "true" while the cron waits with reason NoStorageClass.
     public func outdatedMetric() -> String {
         var lines = [
             "# HELP kubevirt_cdi_dataimportcron_outdated DataImportCron has an outdated import",

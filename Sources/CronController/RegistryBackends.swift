@@ -51,6 +51,6 @@ struct ConverterVolumeImporter: VolumeImporter {
         convert.network = RegistryBackends.httpOptions(request.access)
         convert.platform = try request.source.architecture.map { try RegistryPlatform(parsingArchitecture: $0) }
         let result = try Converter(request: convert, logger: Log.logger("cron-import")).run()
-        return VolumeImportResult(size: result.targetLength)
+        return VolumeImportResult(size: result.targetLength, scratchBytes: result.scratchBytes)
     }
 }

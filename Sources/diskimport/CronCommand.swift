@@ -56,6 +56,8 @@ struct CronRunCommand: ParsableCommand {
 
     func run() throws {
         common.bootstrapLogging()
+        // Before any thread starts: they inherit the blocked stop signals.
+        let stopSignals = StopSignals.install(logger: Log.logger("cron"))
         try reportingErrors {
             let config = try cron.load()
             let (digestSource, importer) = RegistryBackends.make()
@@ -69,6 +71,7 @@ struct CronRunCommand: ParsableCommand {
                 server = try metric.serve(port: metricsPort, clock: { CronRunner.systemClock() })
                 Console.writeError("diskimport: metrics: https://:\(server?.port ?? metricsPort)/metrics\n")
                 runner.metric = metric
+                stopSignals.onStop { [server] in server?.stop() }
             }
             defer { server?.stop() }
             try runner.run(initial: config)
