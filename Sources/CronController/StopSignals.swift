@@ -1,6 +1,5 @@
 import DiskImportCore
 import Foundation
-import Logging
 import Synchronization
 
 #if canImport(Glibc)
@@ -31,7 +30,7 @@ public final class StopSignals: Sendable {
     /// signal: raise(3) with the signal unblocked runs whatever handler the import installed (InterruptCleanup
     /// unlinks its temporary files) or the default action; as PID 1, where the default action is dropped, _exit(2)
     /// with 128 + the signal number, as a shell reports it.
-    public static func install(logger: Logger) -> StopSignals {
+    public static func install() -> StopSignals {
         let stopSignals = StopSignals()
         var set = signalSet()
         pthread_sigmask(SIG_BLOCK, &set, nil)
@@ -39,7 +38,7 @@ public final class StopSignals: Sendable {
             var set = signalSet()
             var received: Int32 = 0
             guard sigwait(&set, &received) == 0 else { return }
-            logger.notice("stopping on \(name(received))")
+            Console.writeError("diskimport: cron run: stopping on \(name(received))\n")
             for action in stopSignals.actions.withLock({ $0 }) { action() }
             var one = sigset_t()
             sigemptyset(&one)

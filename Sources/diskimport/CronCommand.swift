@@ -57,7 +57,7 @@ struct CronRunCommand: ParsableCommand {
     func run() throws {
         common.bootstrapLogging()
         // Before any thread starts: they inherit the blocked stop signals.
-        let stopSignals = StopSignals.install(logger: Log.logger("cron"))
+        let stopSignals = StopSignals.install()
         try reportingErrors {
             let config = try cron.load()
             let (digestSource, importer) = RegistryBackends.make()
