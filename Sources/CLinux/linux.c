@@ -117,10 +117,18 @@ static void cleanup_on_signal(int sig) {
     for (int i = 0; i < cleanup_slots; i++) {
         if (atomic_load(&cleanup_state[i]) == slot_armed) unlink(cleanup_paths[i]);
     }
-    // Default action, then deliver the same signal again: the process ends as the signal says.
+    // Default action, then deliver the same signal again, unblocked so it lands now rather than when the handler
+    // returns: the process ends as the signal says.
     signal(sig, SIG_DFL);
+    sigset_t only;
+    sigemptyset(&only);
+    sigaddset(&only, sig);
+    pthread_sigmask(SIG_UNBLOCK, &only, NULL);
     errno = saved;
     raise(sig);
+    // Still here: we are PID 1 of a container, where the kernel drops default-action signals sent to init. Exit as
+    // a shell reports a death by signal, or the pod would carry on importing after Kubernetes asked it to stop.
+    _exit(128 + sig);
 }
 
 static void cleanup_install(void) {

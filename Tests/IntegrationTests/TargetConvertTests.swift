@@ -159,6 +159,37 @@ import Glibc
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path) == ["zeros.gz"])
     }
 
+    /// As a container's PID 1 (the importer pod), the kernel drops a default-action signal that init sends itself:
+    /// the handler must still end the process after removing the temporary file.
+    @Test func aSignalStopsTheImportAsPIDOne() throws {
+        let dir = try TemporaryDirectory()
+        let source = try slowSource(in: dir, mebibytes: 4096)
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/unshare")
+        process.arguments = ["--pid", "--fork", Harness.binary, "convert", source, dir.file("out.img")]
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        var sawTemporary = false
+        for _ in 0..<400 where !sawTemporary {
+            sawTemporary = try FileManager.default.contentsOfDirectory(atPath: dir.path).contains { $0.hasPrefix(".out.img.diskimport-") }
+            if !sawTemporary { usleep(25_000) }
+        }
+        try #require(sawTemporary, "unshare --pid is not allowed here")
+        // The converter as this namespace sees it: unshare's only child.
+        let children = try String(contentsOfFile: "/proc/\(process.processIdentifier)/task/\(process.processIdentifier)/children",
+                                  encoding: .utf8)
+        let converter = try #require(children.split(separator: " ").first.flatMap { pid_t($0.trimmingCharacters(in: .whitespacesAndNewlines)) })
+        kill(converter, SIGTERM)
+        // Without the handler's exit, PID 1 would go on converting 4 GiB.
+        var waited = 0
+        while process.isRunning && waited < 100 { usleep(50_000); waited += 1 }
+        #expect(!process.isRunning, "diskimport as PID 1 ignored SIGTERM")
+        if process.isRunning { kill(converter, SIGKILL) }
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 128 + SIGTERM)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path) == ["zeros.gz"])
+    }
+
     @Test func progressIsDrawnOnlyWhenAskedOnANonTerminal() throws {
         let dir = try TemporaryDirectory()
         let source = try slowSource(in: dir, mebibytes: 1024)
