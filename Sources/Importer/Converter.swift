@@ -168,7 +168,7 @@ public final class Converter {
     }
 
     /// Refuses one more wrapper when `layers` already holds the most a real file has.
-    private static func admitWrapper(below layers: [String]) throws {
+    static func admitWrapper(below layers: [String]) throws {
         if layers.count >= maximumWrapperLayers {
             throw DiskImportError.unsupported("more than \(maximumWrapperLayers) nested compression or tar layers "
                 + "(\(layers.joined(separator: ", ")), …): refusing a hostile stack")
@@ -176,7 +176,7 @@ public final class Converter {
     }
 
     /// " inside xz inside gzip" for the layers peeled so far, innermost first; empty at the top.
-    private static func inside(_ layers: [String]) -> String {
+    static func inside(_ layers: [String]) -> String {
         layers.isEmpty ? "" : " inside " + layers.reversed().joined(separator: " inside ")
     }
 }
