@@ -89,6 +89,24 @@ import Testing
         }
     }
 
+    /// Without IMPORTER_CERT_DIR the registry's certificate is untrusted: a clear TLS error, unless INSECURE_TLS
+    /// (which CDI applies to registries) skips verification, loudly.
+    @Test func insecureTLSSkipsVerificationOfTheRegistry() throws {
+        let registry = try RegistryFixture()
+        let pod = try PodWorld()
+        var env = try Self.environment(registry, endpoint: try registry.basic("containerdisks/test:latest"))
+        env["IMPORTER_CERT_DIR"] = nil
+        let refused = try pod.run(env)
+        #expect(refused.status == 1)
+        #expect(refused.termination?.contains("TLS certificate verification failed") == true, "\(refused.termination ?? "")")
+        env["INSECURE_TLS"] = "true"
+        let outcome = try pod.run(env)
+        #expect(outcome.status == 0, "\(outcome.stderr)")
+        #expect(outcome.termination == Self.complete)
+        #expect(outcome.stderr.contains("TLS certificate verification is disabled"), "\(outcome.stderr)")
+        try Self.expectDisk(pod, registry, arch: "amd64")
+    }
+
     @Test func aBadArchitectureIsRefusedBeforeAnyRequest() throws {
         let registry = try RegistryFixture()
         let pod = try PodWorld()
