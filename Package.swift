@@ -47,9 +47,10 @@ let package = Package(
         .target(name: "Target", dependencies: ["DiskImportCore", "CLinux"]),
         .target(name: "Importer", dependencies: ["DiskImportCore", "Fetch", "Codecs", "DiskImage", "Target"]),
         .target(name: "CronController", dependencies: [
-            "DiskImportCore", "Importer", "Fetch",
+            "CLinux", "DiskImportCore", "Importer", "Fetch", "Target", "MetricsEndpoint",
             .product(name: "SystemPackage", package: "swift-system"),
             .product(name: "Yams", package: "Yams"),
+            .product(name: "Prometheus", package: "swift-prometheus"),
         ]),
         // An HTTPS server of a Prometheus registry (the importer's progress, the cron controller's gauge).
         .target(name: "MetricsEndpoint", dependencies: [
@@ -72,6 +73,7 @@ let package = Package(
             "Target",
             "CronController",
             "ImporterPod",
+            "MetricsEndpoint",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -79,7 +81,7 @@ let package = Package(
         .testTarget(name: "FetchTests", dependencies: ["Fetch"]),
         .testTarget(name: "DiskImageTests", dependencies: ["DiskImage", "DiskImportCore", "CZlib", "CZstd"]),
         .testTarget(name: "CronControllerTests", dependencies: [
-            "CronController", "DiskImportCore", .product(name: "Logging", package: "swift-log"),
+            "CronController", "DiskImportCore", "Target", .product(name: "Logging", package: "swift-log"),
         ]),
         .testTarget(name: "ImporterPodTests", dependencies: [
             "ImporterPod", "MetricsEndpoint", "DiskImportCore", "Fetch",

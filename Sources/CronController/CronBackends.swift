@@ -21,14 +21,21 @@ public struct VolumeImportRequest: Sendable {
     public var targetPath: String
     public var sizing: VolumeSizing
     public var preallocation: Bool
+    /// Where the import may keep data that arrives before it can be placed; nil means the target's directory.
+    public var scratchDirectory: String?
 }
 
 /// What an import reports back.
 public struct VolumeImportResult: Sendable, Equatable {
     /// The size of the disk written.
     public var size: UInt64
+    /// Bytes the import wrote to its scratch directory (data that arrived before it could be placed).
+    public var scratchBytes: UInt64
 
-    public init(size: UInt64) { self.size = size }
+    public init(size: UInt64, scratchBytes: UInt64 = 0) {
+        self.size = size
+        self.scratchBytes = scratchBytes
+    }
 }
 
 /// Imports one image into one volume: the same pipeline as `diskimport convert`. On failure it throws and may

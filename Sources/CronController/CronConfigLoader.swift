@@ -216,10 +216,12 @@ public enum CronConfigLoader {
     ]
 
     private static func readStorage(_ templateSpec: YAMLFields) throws -> StorageRequest {
-        let storage = try templateSpec.object("storage") ?? templateSpec.object("pvc")
+        let viaStorageAPI = try templateSpec.object("storage")
+        let storage = try viaStorageAPI ?? templateSpec.object("pvc")
         guard let storage else { return StorageRequest() }
         storage.warnUnknown(known: ["resources", "storageClassName"], ignored: storageIgnored)
         var result = StorageRequest(storageClassName: try storage.string("storageClassName"))
+        result.isPVCSpec = viaStorageAPI == nil
         if let resources = try storage.object("resources") {
             resources.warnUnknown(known: ["requests"], ignored: ["limits"])
             if let requests = try resources.object("requests") {

@@ -16,6 +16,8 @@ public struct CronTickOutcome: Sendable, Equatable {
         case failed(String)
         /// No digest known yet (empty schedule, never polled).
         case noDigest
+        /// No storage class to import into: the import waits.
+        case waiting(String)
     }
 
     public var cron: String
@@ -34,6 +36,7 @@ struct CronReconciler {
     let importer: VolumeImporter
     let secrets: SecretsDirectory
     let settings: HyperConvergedSettings
+    let storageClasses: StorageClasses
     let logger: Logger
 
     /// Whether the cron's schedule asks for a poll at `now`: never with an empty schedule, at once when it has
@@ -94,6 +97,7 @@ struct CronReconciler {
                                     message: "Polling \(cron.source.url) failed: \(message)", now: now)
                 status.setCondition(CronConditionType.progressing, false, reason: CronReason.noImport, message: "No current import", now: now)
                 try save(status, dataSource)
+                outcome.digest = nil
                 outcome.action = .failed(message)
                 return outcome
             }
@@ -107,31 +111,54 @@ struct CronReconciler {
             return outcome
         }
 
-        let volume = Self.volumeName(dataSource: cron.managedDataSource, digest: desired)
-        if dataSource.volume == volume, let record = try store.volume(volume), record.digest == desired {
-            // Already current: refresh its last use, as CDI's updateSource does on every reconcile.
-            try touch(record, now: now)
-            markUpToDate(&status, volume: volume, digest: desired, now: now)
+        // The class the volume belongs in now: a changed default class re-imports there (CDI's storage class change).
+        let storageClass: StorageClass
+        do {
+            storageClass = try storageClasses.choose(requested: cron.storage.storageClassName)
+        } catch {
+            let message = Self.oneLine(error)
+            logger.warning("\(cron.name): waiting for a storage class: \(message)")
+            status.setCondition(CronConditionType.upToDate, false, reason: CronReason.noStorageClass,
+                                message: "Waiting for a storage class: \(message)", now: now)
+            status.setCondition(CronConditionType.progressing, false, reason: CronReason.noImport, message: "No current import", now: now)
             try save(status, dataSource)
-            try collectGarbage(cron, current: volume)
-            outcome.action = outcome.polled ? .upToDate : .idle
+            outcome.action = .waiting(message)
             return outcome
         }
 
-        status.setCondition(CronConditionType.upToDate, false, reason: CronReason.outdated,
-                            message: "Source digest updated since last import", now: now)
-        if let existing = try store.volume(volume), existing.digest == desired {
-            logger.info("\(cron.name): reusing volume \(volume) imported earlier for \(desired)")
-            outcome.action = .reused(volume: volume)
+        let volume = Self.volumeName(dataSource: cron.managedDataSource, digest: desired)
+        let existing = try store.volume(volume).flatMap { record in
+            record.digest == desired && record.className == storageClass.name && FileSystem.isRegularFile(record.path) ? record : nil
+        }
+        let alreadyCurrent = existing != nil && dataSource.volume == volume
+        if !alreadyCurrent {
+            status.setCondition(CronConditionType.upToDate, false, reason: CronReason.outdated,
+                                message: "Source digest updated since last import", now: now)
+        }
+        if existing == nil || storageClass.sourceFormat == .snapshot && existing?.snapshotPath == nil {
+            // Storage that cannot snapshot is found out before any import, not after.
+            if storageClass.sourceFormat == .snapshot {
+                do {
+                    try ReflinkSnapshot.probe("\(storageClass.root)/snapshots", storageClass: storageClass.name)
+                } catch {
+                    return try snapshotFailure(error, cron: cron, status: &status, dataSource: dataSource, outcome: &outcome, now: now)
+                }
+            }
+        }
+        if existing != nil {
+            if !alreadyCurrent {
+                logger.info("\(cron.name): reusing volume \(volume) imported earlier for \(desired)")
+                outcome.action = .reused(volume: volume)
+            }
         } else {
             do {
                 let resolved = try access ?? secrets.access(for: cron.source)
-                try importVolume(cron, digest: desired, volume: volume, access: resolved, status: &status, now: now)
+                try importVolume(cron, digest: desired, volume: volume, into: storageClass, access: resolved, status: &status, now: now)
                 outcome.action = .imported(volume: volume)
             } catch {
                 let message = Self.oneLine(error)
                 logger.error("\(cron.name): import of \(desired) failed: \(message)")
-                try? store.removeVolume(volume)
+                try? FileSystem.removeTree(store.volumeDirectory(volume, root: storageClass.root))
                 status.currentImports = []
                 status.lastAttempt = now
                 recordFailure(&status, message)
@@ -144,42 +171,94 @@ struct CronReconciler {
             }
         }
 
-        // Only now, with a complete volume, does the DataSource move.
-        guard let record = try store.volume(volume) else {
+        // Only now, with a complete volume (and its snapshot, in a snapshot class), does the DataSource move.
+        guard var record = try store.volume(volume) else {
             throw DiskImportError(.io, "volume \(volume) has no record after its import")
         }
+        if storageClass.sourceFormat == .snapshot && record.snapshotPath == nil {
+            let snapshot = store.snapshotPath(volume, root: storageClass.root)
+            do {
+                try FileSystem.makeDirectories(FileSystem.split(snapshot).directory)
+                try ReflinkSnapshot.clone(record.path, to: snapshot, storageClass: storageClass.name)
+            } catch {
+                return try snapshotFailure(error, cron: cron, status: &status, dataSource: dataSource, outcome: &outcome, now: now)
+            }
+            record.snapshotPath = snapshot
+            try store.save(record)
+        }
         try touch(record, now: now)
+        let format = storageClass.sourceFormat == .snapshot ? StorageClass.SourceFormat.snapshot : .pvc
+        let path = format == .snapshot ? record.snapshotPath ?? record.path : record.path
+        let moved = dataSource.volume != volume || dataSource.path != path || !dataSource.ready
         dataSource.volume = volume
         dataSource.ready = true
-        dataSource.updated = now
-        status.lastImportTimestamp = now
+        dataSource.path = path
+        dataSource.sourceFormat = format.rawValue
+        if moved {
+            dataSource.updated = now
+            status.lastImportTimestamp = now
+            logger.info("\(cron.name): DataSource \(dataSource.name) now points at \(volume) (\(format.rawValue))")
+        } else {
+            outcome.action = outcome.polled ? .upToDate : .idle
+        }
         markUpToDate(&status, volume: volume, digest: desired, now: now)
         try save(status, dataSource)
-        logger.info("\(cron.name): DataSource \(dataSource.name) now points at \(volume)")
         try collectGarbage(cron, current: volume)
         return outcome
     }
 
-    private func importVolume(_ cron: DataImportCron, digest: String, volume: String, access: RegistryAccess,
-                              status: inout CronStatusRecord, now: UTCInstant) throws {
+    /// The class's `dataImportCronSourceFormat: snapshot` cannot be met: the cron is not up to date and says why;
+    /// the DataSource stays where it was.
+    private func snapshotFailure(_ error: Error, cron: DataImportCron, status: inout CronStatusRecord, dataSource: DataSourceRecord,
+                                 outcome: inout CronTickOutcome, now: UTCInstant) throws -> CronTickOutcome {
+        let message = Self.oneLine(error)
+        logger.error("\(cron.name): \(message)")
+        recordFailure(&status, message)
+        status.lastAttempt = now
+        status.setCondition(CronConditionType.upToDate, false, reason: CronReason.snapshotsNotSupported, message: message, now: now)
+        status.setCondition(CronConditionType.progressing, false, reason: CronReason.noImport, message: "No current import", now: now)
+        try save(status, dataSource)
+        outcome.action = .failed(message)
+        return outcome
+    }
+
+    private func importVolume(_ cron: DataImportCron, digest: String, volume: String, into storageClass: StorageClass,
+                              access: RegistryAccess, status: inout CronStatusRecord, now: UTCInstant) throws {
         let sizing = try VolumeSizing(requestedSize: cron.storage.size,
-                                      filesystemOverhead: settings.filesystemOverhead(storageClass: cron.storage.storageClassName))
+                                      filesystemOverhead: settings.filesystemOverhead(storageClass: storageClass.name),
+                                      inflatedByOverhead: !cron.storage.isPVCSpec)
         let reference = cron.source.reference(pinnedTo: digest)
+        // Scratch goes to scratchSpaceStorageClass when it exists, else to the target's class.
+        let scratchClass = settings.scratchSpaceStorageClass.flatMap(storageClasses.named) ?? storageClass
+        let scratch = "\(scratchClass.root)/scratch"
+        try FileSystem.makeDirectories(scratch)
+        let previous = try store.volume(volume)
         status.currentImports = [ImportStatus(digest: digest, volume: volume)]
         status.setCondition(CronConditionType.progressing, true, reason: CronReason.importProgressing,
                             message: "Import is progressing", now: now)
         try store.save(status)
-        try store.beginImport(volume)
-        logger.info("\(cron.name): importing \(reference) into \(volume)")
+        try store.beginImport(volume, root: storageClass.root)
+        logger.info("\(cron.name): importing \(reference) into \(volume) (storage class \(storageClass.name))")
         let request = VolumeImportRequest(cron: cron.name, reference: reference, source: cron.source, access: access,
-                                          targetPath: store.diskPath(volume), sizing: sizing, preallocation: cron.preallocation)
+                                          targetPath: store.diskPath(volume, root: storageClass.root), sizing: sizing,
+                                          preallocation: cron.preallocation, scratchDirectory: scratch)
         let result = try importer.importVolume(request)
+        if result.scratchBytes > 0 {
+            logger.info("\(cron.name): \(result.scratchBytes) bytes went through scratch space in \(scratch)")
+        }
         guard FileSystem.isRegularFile(request.targetPath) else {
             throw DiskImportError(.io, "the import finished without writing \(request.targetPath)")
         }
         try store.save(VolumeRecord(name: volume, cron: cron.name, dataSource: cron.managedDataSource, digest: digest,
-                                    source: reference, created: now, lastUse: now, path: request.targetPath, size: result.size))
-        try store.finishImport(volume)
+                                    source: reference, created: now, lastUse: now, path: request.targetPath, size: result.size,
+                                    storageClass: storageClass.name, capacity: sizing.capacity))
+        try store.finishImport(volume, root: storageClass.root)
+        // The same volume in the class it was in before (a default class change): replaced by this one.
+        if let previous, previous.directory != FileSystem.split(request.targetPath).directory {
+            logger.info("\(cron.name): removing \(volume) from storage class \(previous.className), re-imported into \(storageClass.name)")
+            try FileSystem.removeTree(previous.directory)
+            if let snapshot = previous.snapshotPath { try FileSystem.removeTree(FileSystem.split(snapshot).directory) }
+        }
     }
 
     /// An import still listed at the start of a tick did not finish: the controller holding the lock is this one,
@@ -194,10 +273,11 @@ struct CronReconciler {
 
     /// A DataSource whose volume is gone (deleted by hand) points at nothing and is not ready.
     private func checkDataSourceTarget(_ dataSource: inout DataSourceRecord, now: UTCInstant) throws {
-        if let volume = dataSource.volume, try store.volume(volume) == nil || !FileSystem.isRegularFile(store.diskPath(volume)) {
+        guard let volume = dataSource.volume else { return }
+        let record = try store.volume(volume)
+        if !FileSystem.isRegularFile(dataSource.path ?? record?.path ?? store.diskPath(volume)) || record == nil {
             logger.warning("DataSource \(dataSource.name) pointed at \(volume), which no longer exists")
-            dataSource.volume = nil
-            dataSource.ready = false
+            dataSource.reset()
             dataSource.updated = now
         }
     }

@@ -12,6 +12,8 @@ public struct CronRunner {
     public let controller: DataImportCronController
     public let configPath: String
     public let logger: Logger
+    /// The `--metrics-port` gauge, told of each re-read configuration.
+    public var metric: CronOutdatedMetric?
 
     /// Retries of a failed poll or import wait 30 s, doubling per consecutive failure, at most 15 minutes,
     /// and never later than the cron's next scheduled poll.
@@ -42,6 +44,7 @@ public struct CronRunner {
             do {
                 config = try CronConfigLoader.load(path: configPath)
                 for warning in config.warnings { logger.warning("\(warning)") }
+                metric?.update(config)
             } catch {
                 logger.error("keeping the previous configuration: \(CronReconciler.oneLine(error))")
             }

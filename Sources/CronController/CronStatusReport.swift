@@ -46,6 +46,7 @@ public struct CronStatusReport: Sendable {
             ("dataSources", .array(dataSources.map { ds in
                 .object([
                     ("name", .string(ds.name)), ("volume", optional(ds.volume)), ("ready", .bool(ds.ready)),
+                    ("path", optional(ds.path)), ("sourceFormat", optional(ds.sourceFormat)),
                     ("cron", .string(ds.cron)), ("updated", optional(ds.updated?.description)),
                 ])
             })),
@@ -55,6 +56,8 @@ public struct CronStatusReport: Sendable {
                     ("lastUse", .string(v.lastUse.description)), ("dataSource", .string(v.dataSource)),
                     ("source", .string(v.source)), ("created", .string(v.created.description)), ("path", .string(v.path)),
                     ("size", v.size.map { .number(Double($0)) } ?? .null),
+                    ("storageClass", .string(v.className)), ("capacity", v.capacity.map { .number(Double($0)) } ?? .null),
+                    ("snapshotPath", optional(v.snapshotPath)),
                 ])
             })),
         ])
@@ -95,18 +98,33 @@ public struct CronStatusReport: Sendable {
 
     /// `kubevirt_cdi_dataimportcron_outdated{namespace,cron_name,pending}` in Prometheus text format, one sample
     /// per configured cron: 1 unless its UpToDate condition is True. `pending` is CDI's "no storage class to import
-    /// into"; a local STORAGE is always one, so it is "false".
+    /// into": "true" while the cron waits with reason NoStorageClass.
     public func outdatedMetric() -> String {
         var lines = [
             "# HELP kubevirt_cdi_dataimportcron_outdated DataImportCron has an outdated import",
             "# TYPE kubevirt_cdi_dataimportcron_outdated gauge",
         ]
-        for row in crons where row.configured {
-            let namespace = row.cron?.namespace ?? ""
-            let value = row.status?.outdatedGaugeValue ?? 1
-            lines.append("kubevirt_cdi_dataimportcron_outdated{cron_name=\"\(row.name)\",namespace=\"\(namespace)\",pending=\"false\"} \(value)")
+        for sample in outdatedSamples() {
+            lines.append("kubevirt_cdi_dataimportcron_outdated{cron_name=\"\(sample.cron)\",namespace=\"\(sample.namespace)\",pending=\"\(sample.pending)\"} \(sample.value)")
         }
         return lines.joined(separator: "\n") + "\n"
+    }
+
+    /// One sample of the outdated gauge.
+    public struct OutdatedSample: Sendable, Equatable {
+        public var namespace: String
+        public var cron: String
+        public var pending: Bool
+        public var value: Int
+    }
+
+    /// The gauge's samples, one per configured cron: 1 unless its UpToDate condition is True. `pending` is CDI's
+    /// "waiting for a storage class to import into".
+    public func outdatedSamples() -> [OutdatedSample] {
+        crons.filter(\.configured).map { row in
+            OutdatedSample(namespace: row.cron?.namespace ?? "", cron: row.name,
+                           pending: row.status?.isWaitingForStorageClass ?? false, value: row.status?.outdatedGaugeValue ?? 1)
+        }
     }
 
     // MARK: Table

@@ -79,6 +79,9 @@ public struct StorageRequest: Sendable, Equatable {
     /// The text as written, for status (`30Gi`).
     public var sizeText: String?
     public var storageClassName: String?
+    /// Written as `pvc:` rather than `storage:`: the request is the volume's capacity as is, not inflated by the
+    /// filesystem overhead (CDI's two APIs).
+    public var isPVCSpec = false
 
     public init(size: UInt64? = nil, sizeText: String? = nil, storageClassName: String? = nil) {
         self.size = size

@@ -12,6 +12,9 @@ public final class DataImportCronController: Sendable {
     private let secrets: SecretsDirectory
     private let parallel: Int
     private let logger: Logger
+    /// `--storage-classes FILE`, re-read every tick; nil means STORAGE is the one class `default`.
+    private let storageClassesPath: String?
+    private let lastStorageClasses: LastGood<StorageClasses>
 
     /// The result of one tick: what happened to each cron, and the errors that stopped a cron's reconcile
     /// (state that could not be written, say), as opposed to the failures its conditions record.
@@ -21,12 +24,15 @@ public final class DataImportCronController: Sendable {
     }
 
     /// Takes STORAGE's lock (failing at once when another controller holds it) and prepares its layout.
+    /// Reads `storageClassesPath` once here, so a bad file fails at start.
     public init(storage: String, digestSource: DigestSource, importer: VolumeImporter, secrets: SecretsDirectory,
-                parallel: Int = 1, logger: Logger = Log.logger("cron")) throws {
+                parallel: Int = 1, storageClassesPath: String? = nil, logger: Logger = Log.logger("cron")) throws {
         try FileSystem.makeDirectories(storage)
         lock = try StorageLock(storage: storage)
         store = StateStore(root: storage)
         try store.prepare()
+        self.storageClassesPath = storageClassesPath
+        lastStorageClasses = LastGood(try storageClassesPath.map(StorageClasses.load) ?? StorageClasses.single(root: store.root))
         self.digestSource = digestSource
         self.importer = importer
         self.secrets = secrets
@@ -37,10 +43,12 @@ public final class DataImportCronController: Sendable {
     /// One evaluation at `now`: remove half-written volumes, clean up crons deleted from the configuration, then
     /// reconcile every cron, up to `parallel` at once (each cron's own work is sequential: one import at a time).
     public func tick(_ config: CronConfig, now: UTCInstant) throws -> TickResult {
-        try removeHalfWrittenVolumes()
+        let classes = currentStorageClasses()
+        try removeHalfWrittenVolumes(roots: classes.classes.map(\.root))
         try cleanUpDeletedCrons(keeping: Set(config.crons.map(\.name)))
         let reconciler = CronReconciler(store: store, digestSource: digestSource, importer: importer, secrets: secrets,
-                                        settings: config.hyperConverged ?? HyperConvergedSettings(), logger: logger)
+                                        settings: config.hyperConverged ?? HyperConvergedSettings(), storageClasses: classes,
+                                        logger: logger)
         let results = ParallelResults(count: config.crons.count)
         let workers = min(parallel, config.crons.count)
         let crons = config.crons
@@ -79,11 +87,31 @@ public final class DataImportCronController: Sendable {
         }
     }
 
-    /// Volumes whose import marker is still there were being written when a controller died.
-    private func removeHalfWrittenVolumes() throws {
-        for volume in try store.halfWrittenVolumes() {
+    /// The storage classes for this tick: the file re-read (a default class changed by hand counts from the next
+    /// tick), or the last good ones when it cannot be read now.
+    private func currentStorageClasses() -> StorageClasses {
+        if let storageClassesPath {
+            do {
+                lastStorageClasses.set(try StorageClasses.load(path: storageClassesPath))
+            } catch {
+                logger.error("keeping the previous storage classes: \(CronReconciler.oneLine(error))")
+            }
+        }
+        let classes = lastStorageClasses.get()
+        for warning in classes.warnings { logger.warning("\(warning)") }
+        return classes
+    }
+
+    /// Volumes whose import marker is still there were being written when a controller died. The record of a
+    /// volume of that name in another class (a re-import into a new default class) is not this directory's.
+    private func removeHalfWrittenVolumes(roots: [String]) throws {
+        for (volume, directory) in try store.halfWrittenVolumes(roots: roots) {
             logger.warning("removing half-written volume \(volume) left by an interrupted import")
-            try store.removeVolume(volume)
+            if let record = try store.volume(volume), record.directory == directory {
+                try store.removeVolume(volume)
+            } else {
+                try FileSystem.removeTree(directory)
+            }
         }
     }
 
@@ -97,8 +125,7 @@ public final class DataImportCronController: Sendable {
                 // its DataSource is reset to point at nothing and its imported volumes are kept.
                 if var dataSource = try store.dataSource(status.managedDataSource), dataSource.cron == status.name {
                     logger.info("\(status.name) is no longer enabled: DataSource \(dataSource.name) reset; volumes kept")
-                    dataSource.volume = nil
-                    dataSource.ready = false
+                    dataSource.reset()
                     try store.save(dataSource)
                 }
             } else if status.retentionPolicy == .none {
@@ -116,6 +143,16 @@ public final class DataImportCronController: Sendable {
             try store.removeCron(status.name)
         }
     }
+}
+
+/// A value replaced whole under a lock: the last storage classes read successfully.
+private final class LastGood<Value: Sendable>: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value: Value
+
+    init(_ value: Value) { self.value = value }
+    func get() -> Value { lock.withLock { value } }
+    func set(_ newValue: Value) { lock.withLock { value = newValue } }
 }
 
 /// Work handed out to worker threads by index, and the results they hand back.

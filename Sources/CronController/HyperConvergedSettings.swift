@@ -1,4 +1,5 @@
 import DiskImportCore
+import Target
 import Yams
 
 /// The parts of a HyperConverged object (hco.kubevirt.io/v1beta1) that concern boot sources.
@@ -6,9 +7,9 @@ public struct HyperConvergedSettings: Sendable, Equatable {
     /// `spec.featureGates.enableCommonBootImageImport`; HCO's default is true.
     public var enableCommonBootImageImport = true
     /// `spec.filesystemOverhead.global`, a fraction such as 0.055.
-    public var globalFilesystemOverhead: Double?
+    public var globalFilesystemOverhead: FilesystemOverhead?
     /// `spec.filesystemOverhead.storageClass.<name>`.
-    public var storageClassFilesystemOverhead: [String: Double] = [:]
+    public var storageClassFilesystemOverhead: [String: FilesystemOverhead] = [:]
     /// `spec.scratchSpaceStorageClass`.
     public var scratchSpaceStorageClass: String?
 
@@ -16,12 +17,10 @@ public struct HyperConvergedSettings: Sendable, Equatable {
 
     /// The fraction of a volume's filesystem kept for the filesystem itself, for a class: the per-class value,
     /// else the global one, else 0.055.
-    public func filesystemOverhead(storageClass: String?) -> Double {
+    public func filesystemOverhead(storageClass: String?) -> FilesystemOverhead {
         if let storageClass, let value = storageClassFilesystemOverhead[storageClass] { return value }
-        return globalFilesystemOverhead ?? HyperConvergedSettings.defaultFilesystemOverhead
+        return globalFilesystemOverhead ?? .standard
     }
-
-    public static let defaultFilesystemOverhead = 0.055
 
     /// Reads the settings and returns the `spec.dataImportCronTemplates` entries for the caller to read as crons.
     static func read(_ node: Node, _ d: ConfigDiagnostics) throws -> (HyperConvergedSettings, [Node]) {
@@ -55,10 +54,11 @@ public struct HyperConvergedSettings: Sendable, Equatable {
         return (settings, try spec.sequence("dataImportCronTemplates") ?? [])
     }
 
-    /// A filesystem overhead written as a string fraction ("0.07"), as HCO's API has it: 0 ≤ value < 1.
-    private static func fraction(_ fields: YAMLFields, _ key: String) throws -> Double? {
+    /// A filesystem overhead written as a string fraction ("0.07"), as HCO's API has it: 0 ≤ value < 1, kept as
+    /// the exact decimal written.
+    private static func fraction(_ fields: YAMLFields, _ key: String) throws -> FilesystemOverhead? {
         guard let text = try fields.string(key) else { return nil }
-        guard let value = Double(text.trimmingSpaces()), value >= 0, value < 1 else {
+        guard let value = try? FilesystemOverhead(parsing: text), value.numerator < value.denominator else {
             throw fields.error(key, "\"\(text)\" is not a fraction between 0 and 1 (such as \"0.055\")")
         }
         return value

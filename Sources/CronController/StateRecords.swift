@@ -28,6 +28,10 @@ public enum CronReason {
     public static let notAuthorized = "NotAuthorized"
     /// The last import failed; the DataSource stays where it was.
     public static let importFailed = "ImportFailed"
+    /// No storage class to import into: the import waits (CDI's pending PVC, the metric's `pending="true"`).
+    public static let noStorageClass = "NoStorageClass"
+    /// The class's `dataImportCronSourceFormat: snapshot` cannot be honoured on its filesystem.
+    public static let snapshotsNotSupported = "SnapshotsNotSupported"
 }
 
 /// An import in flight or last attempted: CDI's `status.currentImports[]` (`Digest`, `DataVolumeName`).
@@ -84,6 +88,9 @@ public struct CronStatusRecord: Codable, Equatable, Sendable {
     }
 
     /// The `kubevirt_cdi_dataimportcron_outdated` gauge: 1 unless UpToDate is True.
+    /// The import waits for a storage class (CDI's pending PVC without a default class).
+    public var isWaitingForStorageClass: Bool { condition(CronConditionType.upToDate)?.reason == CronReason.noStorageClass }
+
     public var outdatedGaugeValue: Int { condition(CronConditionType.upToDate)?.isTrue == true ? 0 : 1 }
 }
 
@@ -96,17 +103,32 @@ public struct DataSourceRecord: Codable, Equatable, Sendable {
     public var volume: String?
     public var ready: Bool
     public var updated: UTCInstant?
+    /// The file it resolves to: the volume's disk, or its snapshot for a `snapshot` class.
+    public var path: String?
+    /// `pvc` or `snapshot`: what it points at (CDI's DataSource source kind).
+    public var sourceFormat: String?
 
-    public init(name: String, cron: String, volume: String? = nil, ready: Bool = false, updated: UTCInstant? = nil) {
+    public init(name: String, cron: String, volume: String? = nil, ready: Bool = false, updated: UTCInstant? = nil,
+                path: String? = nil, sourceFormat: String? = nil) {
         self.name = name
         self.cron = cron
         self.volume = volume
         self.ready = ready
         self.updated = updated
+        self.path = path
+        self.sourceFormat = sourceFormat
+    }
+
+    /// Points at nothing and is not ready.
+    mutating func reset() {
+        volume = nil
+        ready = false
+        path = nil
+        sourceFormat = nil
     }
 }
 
-/// One imported volume: `STORAGE/volumes/<name>/disk.img`, written once and never changed.
+/// One imported volume: `<class root>/volumes/<name>/disk.img`, written once and never changed.
 public struct VolumeRecord: Codable, Equatable, Sendable {
     public var name: String
     public var cron: String
@@ -120,4 +142,15 @@ public struct VolumeRecord: Codable, Equatable, Sendable {
     public var lastUse: UTCInstant
     public var path: String
     public var size: UInt64?
+    /// The storage class it lives in; nil in records written before classes existed (the `default` class).
+    public var storageClass: String?
+    /// The capacity it was given: `required(request, overhead)` for a `storage:` request, the request for `pvc:`.
+    public var capacity: UInt64?
+    /// Its reflink snapshot, `<class root>/snapshots/<name>/disk.img`, in a `snapshot` class.
+    public var snapshotPath: String?
+
+    /// The class, with records from before classes counted as `default`.
+    public var className: String { storageClass ?? StorageClasses.defaultName }
+    /// The volume's directory (`…/volumes/<name>`).
+    public var directory: String { FileSystem.split(path).directory }
 }

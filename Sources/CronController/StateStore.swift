@@ -7,8 +7,10 @@ import Foundation
 ///     STORAGE/state/crons/<cron>.json         CronStatusRecord
 ///     STORAGE/state/datasources/<name>.json   DataSourceRecord
 ///     STORAGE/state/volumes/<volume>.json     VolumeRecord, written once the import is complete
-///     STORAGE/volumes/<volume>/disk.img       the imported disk
-///     STORAGE/volumes/<volume>/.importing     present while an import writes the volume
+///     ROOT/volumes/<volume>/disk.img          the imported disk, ROOT its storage class's root (STORAGE for
+///                                             the one class `default` when no --storage-classes are given)
+///     ROOT/volumes/<volume>/.importing        present while an import writes the volume
+///     ROOT/snapshots/<volume>/disk.img        its reflink snapshot, in a class whose source format is snapshot
 ///
 /// A volume directory with the marker is a half-written import: the next tick removes it.
 public final class StateStore: Sendable {
@@ -23,9 +25,11 @@ public final class StateStore: Sendable {
     var volumeRecordsDirectory: String { "\(root)/state/volumes" }
     public var volumesDirectory: String { "\(root)/volumes" }
 
-    public func volumeDirectory(_ volume: String) -> String { "\(volumesDirectory)/\(volume)" }
-    public func diskPath(_ volume: String) -> String { "\(volumeDirectory(volume))/disk.img" }
-    public func importMarkerPath(_ volume: String) -> String { "\(volumeDirectory(volume))/.importing" }
+    /// `ROOT/volumes/<volume>`; ROOT defaults to STORAGE.
+    public func volumeDirectory(_ volume: String, root: String? = nil) -> String { "\(root ?? self.root)/volumes/\(volume)" }
+    public func diskPath(_ volume: String, root: String? = nil) -> String { "\(volumeDirectory(volume, root: root))/disk.img" }
+    public func importMarkerPath(_ volume: String, root: String? = nil) -> String { "\(volumeDirectory(volume, root: root))/.importing" }
+    public func snapshotPath(_ volume: String, root: String) -> String { "\(root)/snapshots/\(volume)/disk.img" }
 
     /// Creates the directory layout.
     public func prepare() throws {
@@ -50,32 +54,41 @@ public final class StateStore: Sendable {
     public func volume(_ name: String) throws -> VolumeRecord? { try one("\(volumeRecordsDirectory)/\(name).json") }
     public func save(_ record: VolumeRecord) throws { try write(record, to: "\(volumeRecordsDirectory)/\(record.name).json") }
 
-    /// Deletes a volume: its record first (so it is never listed without its data), then its data.
+    /// Deletes a volume: its record first (so it is never listed without its data), then its data and snapshot.
     public func removeVolume(_ name: String) throws {
+        let record = try volume(name)
         try FileSystem.removeTree("\(volumeRecordsDirectory)/\(name).json")
         try FileSystem.syncDirectory(volumeRecordsDirectory)
-        try FileSystem.removeTree(volumeDirectory(name))
+        try FileSystem.removeTree(record?.directory ?? volumeDirectory(name))
+        if let snapshot = record?.snapshotPath { try FileSystem.removeTree(FileSystem.split(snapshot).directory) }
     }
 
-    /// Volume directories whose import never finished (marker present), for removal.
-    public func halfWrittenVolumes() throws -> [String] {
-        try FileSystem.list(volumesDirectory).filter { FileSystem.exists(importMarkerPath($0)) }
+    /// Volume directories under each root whose import never finished (marker present), for removal.
+    public func halfWrittenVolumes(roots: [String]) throws -> [(name: String, directory: String)] {
+        var found: [(name: String, directory: String)] = []
+        for root in Set(roots + [self.root]).sorted() where FileSystem.isDirectory("\(root)/volumes") {
+            for name in try FileSystem.list("\(root)/volumes") where FileSystem.exists(importMarkerPath(name, root: root)) {
+                found.append((name, volumeDirectory(name, root: root)))
+            }
+        }
+        return found
     }
 
     // MARK: Import markers
 
     /// Creates the volume directory with its marker, durably, before any byte of the import is written.
-    public func beginImport(_ volume: String) throws {
-        try FileSystem.removeTree(volumeDirectory(volume))
-        try FileSystem.makeDirectories(volumeDirectory(volume))
-        try FileSystem.writeAtomically(importMarkerPath(volume), Array("import in progress\n".utf8))
-        try FileSystem.syncDirectory(volumesDirectory)
+    public func beginImport(_ volume: String, root: String? = nil) throws {
+        let directory = volumeDirectory(volume, root: root)
+        try FileSystem.removeTree(directory)
+        try FileSystem.makeDirectories(directory)
+        try FileSystem.writeAtomically(importMarkerPath(volume, root: root), Array("import in progress\n".utf8))
+        try FileSystem.syncDirectory(FileSystem.split(directory).directory)
     }
 
     /// Removes the marker once the volume's record is written: from here on the volume is complete.
-    public func finishImport(_ volume: String) throws {
-        try FileSystem.removeTree(importMarkerPath(volume))
-        try FileSystem.syncDirectory(volumeDirectory(volume))
+    public func finishImport(_ volume: String, root: String? = nil) throws {
+        try FileSystem.removeTree(importMarkerPath(volume, root: root))
+        try FileSystem.syncDirectory(volumeDirectory(volume, root: root))
     }
 
     // MARK: JSON files

@@ -1,6 +1,7 @@
 import ArgumentParser
 import CronController
 import DiskImportCore
+import MetricsEndpoint
 
 struct CronCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -33,6 +34,9 @@ struct CronWorkOptions: ParsableArguments {
     @Option(help: "How many crons may import at the same time.")
     var parallel = 1
 
+    @Option(help: "YAML list of storage classes (name, root, default annotations, dataImportCronSourceFormat); default: --storage is the one class \"default\".")
+    var storageClasses: String?
+
     func validate() throws {
         guard parallel >= 1 else { throw ValidationError("--parallel must be at least 1") }
     }
@@ -52,16 +56,25 @@ struct CronRunCommand: ParsableCommand {
 
     func run() throws {
         common.bootstrapLogging()
+        // Before any thread starts: they inherit the blocked stop signals.
+        let stopSignals = StopSignals.install()
         try reportingErrors {
             let config = try cron.load()
-            if metricsPort != nil {
-                throw DiskImportError.unsupported("--metrics-port: the metrics server is not available yet (cron status --output json shows each cron's \"outdated\" value)")
-            }
-            let (digestSource, importer) = try RegistryBackends.make()
+            let (digestSource, importer) = RegistryBackends.make()
             let controller = try DataImportCronController(
                 storage: cron.storage, digestSource: digestSource, importer: importer,
-                secrets: SecretsDirectory(root: work.secrets), parallel: work.parallel)
-            try CronRunner(controller: controller, configPath: cron.config).run(initial: config)
+                secrets: SecretsDirectory(root: work.secrets), parallel: work.parallel, storageClassesPath: work.storageClasses)
+            var runner = CronRunner(controller: controller, configPath: cron.config)
+            var server: MetricsServer?
+            if let metricsPort {
+                let metric = CronOutdatedMetric(store: controller.store, config: config)
+                server = try metric.serve(port: metricsPort, clock: { CronRunner.systemClock() })
+                Console.writeError("diskimport: metrics: https://:\(server?.port ?? metricsPort)/metrics\n")
+                runner.metric = metric
+                stopSignals.onStop { [server] in server?.stop() }
+            }
+            defer { server?.stop() }
+            try runner.run(initial: config)
         }
     }
 }
@@ -83,10 +96,10 @@ struct CronTickCommand: ParsableCommand {
         try reportingErrors {
             let config = try cron.load()
             let at = try now.map(UTCInstant.init(rfc3339:)) ?? CronRunner.systemClock()
-            let (digestSource, importer) = try RegistryBackends.make()
+            let (digestSource, importer) = RegistryBackends.make()
             let controller = try DataImportCronController(
                 storage: cron.storage, digestSource: digestSource, importer: importer,
-                secrets: SecretsDirectory(root: work.secrets), parallel: work.parallel)
+                secrets: SecretsDirectory(root: work.secrets), parallel: work.parallel, storageClassesPath: work.storageClasses)
             let result = try controller.tick(config, now: at)
             for outcome in result.outcomes { print(describe(outcome)) }
             if !result.errors.isEmpty { throw DiskImportError(.io, result.errors.joined(separator: "; ")) }
@@ -94,13 +107,15 @@ struct CronTickCommand: ParsableCommand {
     }
 
     private func describe(_ outcome: CronTickOutcome) -> String {
-        let polled = outcome.polled ? "polled " + (outcome.digest ?? "") + ", " : ""
+        // A failed poll has no digest to show.
+        let polled = outcome.polled ? outcome.digest.map { "polled \($0), " } ?? "" : ""
         switch outcome.action {
         case .idle: return "\(outcome.cron): not due"
         case .upToDate: return "\(outcome.cron): \(polled)up to date"
         case .imported(let volume): return "\(outcome.cron): \(polled)imported \(volume)"
         case .reused(let volume): return "\(outcome.cron): \(polled)reused \(volume)"
         case .failed(let message): return "\(outcome.cron): \(polled)failed: \(message)"
+        case .waiting(let message): return "\(outcome.cron): \(polled)waiting: \(message)"
         case .noDigest: return "\(outcome.cron): no source digest (empty schedule, never polled)"
         }
     }

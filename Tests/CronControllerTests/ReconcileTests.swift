@@ -1,6 +1,7 @@
 import DiskImportCore
 import Foundation
 import Logging
+import Target
 import Testing
 
 @testable import CronController
@@ -131,10 +132,11 @@ struct Fixture {
         #expect(request.reference == "docker://registry.local:5000/fedora@\(digest("a"))")
         #expect(request.targetPath == "\(f.storage.path)/volumes/fedora-aaaaaaaaaaaa/disk.img")
         #expect(request.sizing.requestedSize == 1 << 30)
-        #expect(request.sizing.capacity == VolumeSizing.required(size: 1 << 30, overhead: 0.055))
+        #expect(request.sizing.capacity == 1_132_797_625)   // ceil(1 GiB × 1.055)
         #expect(try String(contentsOfFile: request.targetPath, encoding: .utf8) == request.reference)
         #expect(try f.store.dataSource("fedora") == DataSourceRecord(name: "fedora", cron: "fedora-cron", volume: "fedora-aaaaaaaaaaaa",
-                                                                       ready: true, updated: time("2026-11-23T08:55:00Z")))
+                                                                       ready: true, updated: time("2026-11-23T08:55:00Z"),
+                                                                       path: request.targetPath, sourceFormat: "pvc"))
         var status = try #require(try f.store.cron("fedora-cron"))
         #expect(status.lastImportedVolume == "fedora-aaaaaaaaaaaa")
         #expect(status.sourceDesiredDigest == digest("a"))
@@ -266,7 +268,7 @@ struct Fixture {
         let outcomes = try f.tick(config, at: "2026-11-23T12:10:00Z")
         #expect(outcomes.first?.action == .imported(volume: half))
         #expect(try String(contentsOfFile: f.store.diskPath(half), encoding: .utf8).hasSuffix(digest("b")))
-        #expect(try f.store.halfWrittenVolumes().isEmpty)
+        #expect(try f.store.halfWrittenVolumes(roots: []).isEmpty)
         #expect(try f.store.dataSource("fedora")?.volume == half)
     }
 
@@ -360,18 +362,24 @@ struct Fixture {
     }
 
     @Test(arguments: [
-        (UInt64(10) << 30, 0.055, UInt64(11_327_976_244)),
-        (UInt64(10) << 30, 0.06, UInt64(11_381_663_335)),
-        (UInt64(1), 0.055, UInt64(1_106_248)),
-        (UInt64(1) << 20, 0.0, UInt64(1) << 20),
-        (UInt64(1_536_000), 0.06, UInt64(2_222_982)),
+        (UInt64(10) << 30, "0.055", UInt64(11_327_976_244)),
+        (UInt64(10) << 30, "0.06", UInt64(11_381_663_335)),
+        (UInt64(1), "0.055", UInt64(1_106_248)),
+        (UInt64(1) << 20, "0", UInt64(1) << 20),
+        (UInt64(1_536_000), "0.06", UInt64(2_222_982)),
     ])
-    func requiredCapacityFollowsTheSpaceRules(_ size: UInt64, _ overhead: Double, _ expected: UInt64) {
-        #expect(VolumeSizing.required(size: size, overhead: overhead) == expected)
+    func capacityFollowsTheSpaceRules(_ size: UInt64, _ overhead: String, _ expected: UInt64) throws {
+        let sizing = try VolumeSizing(requestedSize: size, filesystemOverhead: FilesystemOverhead(parsing: overhead))
+        #expect(sizing.capacity == expected)
+        // `pvc:` requests are the capacity as written.
+        #expect(try VolumeSizing(requestedSize: size, filesystemOverhead: FilesystemOverhead(parsing: overhead),
+                                 inflatedByOverhead: false).capacity == size)
     }
 
-    @Test func requiredCapacityOverflowIsAnError() {
-        #expect(VolumeSizing.required(size: UInt64.max - 5, overhead: 0.055) == nil)
-        #expect(throws: DiskImportError.self) { _ = try VolumeSizing(requestedSize: UInt64.max / 4 * 3, filesystemOverhead: 0.5) }
+    @Test func capacityOverflowIsAnError() throws {
+        #expect(throws: DiskImportError.self) { _ = try VolumeSizing(requestedSize: UInt64.max - 5, filesystemOverhead: .standard) }
+        #expect(throws: DiskImportError.self) {
+            _ = try VolumeSizing(requestedSize: UInt64.max / 4 * 3, filesystemOverhead: FilesystemOverhead(parsing: "0.5"))
+        }
     }
 }

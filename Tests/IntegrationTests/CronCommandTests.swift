@@ -1,8 +1,8 @@
 import Foundation
 import Testing
 
-/// `diskimport cron` as users run it. Polling and importing need the registry client; until it exists, these
-/// cover what works without it: reading configurations, reporting stored state, and refusing clearly.
+/// `diskimport cron` as users run it without a registry: reading configurations, reporting stored state, and
+/// refusing bad input clearly. Polling and importing are in CronRegistryTests, CronRunTests and CronStorageClassTests.
 @Suite struct CronCommandTests {
     static let config = """
         apiVersion: cdi.kubevirt.io/v1beta1
@@ -86,16 +86,25 @@ import Testing
         #expect(lines.contains { $0.hasPrefix("fedora-aaaaaaaaaaaa") && $0.contains("1 GiB") })
     }
 
-    @Test func tickAndRunSayThatRegistryPollingIsNotAvailableYet() throws {
+    @Test(arguments: [
+        ("- metadata: {name: fast}\n", "storage class \"fast\": root is required"),
+        ("- metadata: {name: fast}\n  root: relative/dir\n", "root must be an absolute path, not \"relative/dir\""),
+        ("- metadata: {name: fast}\n  root: /x\n  dataImportCronSourceFormat: clone\n", "is \"clone\": expected pvc or snapshot"),
+        ("- metadata: {name: fast}\n  root: /x\n- metadata: {name: fast}\n  root: /y\n", "fast is listed twice"),
+    ])
+    func aBadStorageClassesFileIsAOneLineError(_ yaml: String, _ message: String) throws {
         let dir = try TemporaryDirectory()
         try Self.config.write(toFile: dir.file("crons.yaml"), atomically: true, encoding: .utf8)
+        try yaml.write(toFile: dir.file("classes.yaml"), atomically: true, encoding: .utf8)
         for command in [["tick", "--now", "2026-11-23T08:55:00Z"], ["run"]] {
-            let result = try Harness.run(Harness.binary, ["cron"] + command + ["--config", dir.file("crons.yaml"), "--storage", dir.file("storage")])
+            let result = try Harness.run(Harness.binary, ["cron"] + command + ["--config", dir.file("crons.yaml"), "--storage", dir.file("storage"),
+                                                                               "--storage-classes", dir.file("classes.yaml")])
             #expect(result.status == 1)
-            #expect(result.stderr == "diskimport: error: registry polling is not available yet: this build of diskimport has no registry client, so cron tick and cron run cannot poll digests or import (cron status works)\n")
+            #expect(result.stderr.hasPrefix("diskimport: error: \(dir.file("classes.yaml"))"), "\(result.stderr)")
+            #expect(result.stderr.contains(message), "\(result.stderr)")
+            #expect(result.stderr.split(separator: "\n").count == 1, "\(result.stderr)")
             #expect(result.stdout.isEmpty)
         }
-        #expect(!FileManager.default.fileExists(atPath: dir.file("storage/state")))
     }
 
     @Test func configurationProblemsAreOneLineErrorsOrWarnings() throws {

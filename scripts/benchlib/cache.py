@@ -1,6 +1,7 @@
 """The image cache: every built file is named by a key over the recipe that made it, so a second run builds nothing
 and a changed recipe (size, tool version, parent image) builds a new file next to the old one."""
 import hashlib
+import fcntl
 import json
 import os
 import shutil
@@ -54,6 +55,14 @@ class Cache:
         final = self.path(name, recipe, ext)
         if os.path.exists(final):
             return final
+        # One builder per image: a concurrent bench run waits here, then finds the image built.
+        with open(final + ".lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            if os.path.exists(final):
+                return final
+            return self._build(final, recipe, build)
+
+    def _build(self, final, recipe, build):
         tmp = final + ".tmp"
         if os.path.isdir(tmp):
             shutil.rmtree(tmp)

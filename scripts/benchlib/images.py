@@ -126,7 +126,7 @@ class HashingWriter:
         return len(data)
 
 
-def build_containerdisk(tmp, qcow2):
+def build_containerdisk(qcow2, tmp):
     """An OCI image layout (tag "latest", linux/amd64) with one gzip layer: disk/ and disk/disk.img, uid 107, as
     containerDisks are built."""
     blobs = os.path.join(tmp, "blobs", "sha256")
