@@ -8,13 +8,18 @@ import DiskImportCore
 /// sizes in the block headers, and liblzma hands those blocks to worker threads. A file written as one block (`xz -T1`,
 /// xz before 5.4, most `lzma_easy_encoder` users) decodes on one core whatever we do: LZMA2 is sequential within a block.
 ///
-/// Memory: the threaded decoder buffers whole blocks (compressed and decompressed) per worker, so it only adds
-/// threads while `threadingMemoryLimit` allows (a file from `xz -T2 -6`, 24 MiB blocks, needs about 120 MiB for two
-/// threads); past that it decodes on one thread. `memoryLimit` is a hard stop: a header asking for a dictionary that
-/// needs more (a hostile file, or `--lzma2=dict=1GiB`) is refused with a `.limit` error instead of allocated.
+/// Memory: the threaded decoder buffers whole blocks (compressed and decompressed) per worker, and keeps decoded
+/// blocks queued until they are read, so it only starts a block while `threadingMemoryLimit` allows; past that it
+/// waits for memory to come back, or decodes a block that alone exceeds the limit on one thread (with only its
+/// dictionary: `xz -9`'s 192 MiB blocks). `memoryLimit` is a hard stop: a header asking for a dictionary that needs
+/// more (a hostile file, or `--lzma2=dict=1GiB`) is refused with a `.limit` error instead of allocated.
 public final class XzStream: ByteStream {
-    /// Default for `threadingMemoryLimit`: enough for two workers on files written by `xz -T2` at the default preset.
-    public static let defaultThreadingMemoryLimit: UInt64 = 128 << 20
+    /// Default for `threadingMemoryLimit`: two workers on the 24 MiB blocks of `xz -T2 -6` (xz 5.4's default) cost
+    /// about 2 x (24 MiB out + 8 MiB dictionary + the compressed block) = 78 MiB for a disk image. liblzma fills what
+    /// the limit allows when the stage after it is slower than decoding: at 128 MiB it held 125 MiB, and the import
+    /// peaked at 158 MiB RSS (28 MiB of it the binary and its shared libraries), over the 128 MiB budget of a
+    /// streaming import (DESIGN.md section 3). At 80 MiB the decoder held 84 MiB at the same speed (scripts/bench-codecs).
+    public static let defaultThreadingMemoryLimit: UInt64 = 80 << 20
     /// Default for `memoryLimit`: far above every xz preset (`-9e` needs 65 MiB single-threaded), far below a hostile 1.5 GiB dictionary.
     public static let defaultMemoryLimit: UInt64 = 256 << 20
 

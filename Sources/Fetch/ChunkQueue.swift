@@ -20,6 +20,10 @@ final class ChunkQueue: @unchecked Sendable {
     private var finished = false
     private var failure: DiskImportError?
     private var cancelled = false
+    /// Set with `cancelled`, without the lock: libcurl's progress callback polls it about once a second, so a
+    /// consumer that goes away stops a transfer that is idle (a slow or stalled server) too, not only one that is
+    /// waiting for a free buffer.
+    let cancelFlag = CancelFlag()
     private var waitingConsumer = false
     private var openedHead: HTTPResponseHead?
 
@@ -133,6 +137,7 @@ final class ChunkQueue: @unchecked Sendable {
 
     /// The consumer is gone: wake and stop the producer.
     func cancel() {
+        cancelFlag.set()
         monitor.locked {
             cancelled = true
             monitor.broadcast()

@@ -27,6 +27,12 @@ struct HTTPRequest {
 protocol TransferReceiver: AnyObject {
     func transferDidReceive(head: HTTPResponseHead) -> Bool
     func transferDidReceive(body: UnsafeRawBufferPointer) -> Bool
+    /// libcurl's progress callback saw no new body bytes since its last call: the network is quiet right now.
+    func transferIsIdle()
+}
+
+extension TransferReceiver {
+    func transferIsIdle() {}
 }
 
 /// How a transfer ended.
@@ -116,6 +122,8 @@ final class TransferContext {
         } else if now - lastActivity > stallTimeout {
             stalled = true
             return false
+        } else {
+            receiver.transferIsIdle()
         }
         return true
     }

@@ -15,8 +15,11 @@ public final class HTTPStream: ByteStream {
     private var current: ChunkQueue.Chunk?
     private var offsetInCurrent = 0
 
+    /// 8 buffers of 512 KiB: 4 MiB in flight, a few milliseconds of a loopback download, which is slack enough for
+    /// the stage after it; a peak RSS budget of 128 MiB for a streaming import (liblzma alone takes 84 MiB of it for
+    /// `xz -T2` blocks, the binary's shared libraries 28) leaves no room for more.
     public init(client: HTTPClient, url: String, headers: [String] = [], sendCredentials: Bool = true,
-                bufferCount: Int = 8, bufferSize: Int = 1 << 20) throws {
+                bufferCount: Int = 8, bufferSize: Int = 512 << 10) throws {
         self.url = url
         let queue = ChunkQueue(count: bufferCount, size: bufferSize)
         var request = HTTPRequest(url: url)

@@ -20,7 +20,8 @@ final class StreamDownload: WorkerThread.Job, TransferReceiver, @unchecked Senda
     private let client: HTTPClient
     private let baseRequest: HTTPRequest
     private let queue: ChunkQueue
-    private let cancel = CancelFlag()
+    /// Set when the consumer goes away.
+    private var cancel: CancelFlag { queue.cancelFlag }
 
     /// The first response: what every later one must match.
     private var original: HTTPResponseHead?
@@ -211,6 +212,12 @@ final class StreamDownload: WorkerThread.Job, TransferReceiver, @unchecked Senda
         }
         if filled > 0 && queue.consumerIsWaiting { flush() }
         return true
+    }
+
+    /// Bytes wait in the buffer being filled until it is full or the consumer asks; a consumer that starts waiting
+    /// after the last body callback of a burst would otherwise wait for the next burst (or the stall timeout).
+    func transferIsIdle() {
+        if filled > 0 && queue.consumerIsWaiting { flush() }
     }
 
     /// Publishes the buffer being filled, if it holds anything.

@@ -32,7 +32,7 @@ public struct ImageInfo: Sendable {
             members.append(("cluster-size", .number(Double(qcow2.clusterSize))))
             if let name = qcow2.extensions.backingFileName, !name.isEmpty {
                 members.append(("backing-filename", .string(name)))
-                if let full = qcow2.fullBackingFilename(imagePath: filename) { members.append(("full-backing-filename", .string(full))) }
+                if let full = fullBackingFilename(qcow2) { members.append(("full-backing-filename", .string(full))) }
                 if let format = qcow2.extensions.backingFormat { members.append(("backing-filename-format", .string(format))) }
             }
             members.append(("dirty-flag", .bool(qcow2.isDirty)))
@@ -60,7 +60,7 @@ public struct ImageInfo: Sendable {
         if let qcow2 {
             lines.append("cluster_size: \(qcow2.clusterSize)")
             if let name = qcow2.extensions.backingFileName, !name.isEmpty {
-                let full = qcow2.fullBackingFilename(imagePath: filename)
+                let full = fullBackingFilename(qcow2)
                 lines.append("backing file: \(name)" + (full.map { $0 != name ? " (actual path: \($0))" : "" } ?? ""))
                 if let format = qcow2.extensions.backingFormat { lines.append("backing file format: \(format)") }
             }
@@ -69,6 +69,14 @@ public struct ImageInfo: Sendable {
             lines += qcow2.formatSpecificLines.map { "    " + $0 }
         }
         return lines.joined(separator: "\n") + "\n"
+    }
+
+    /// The backing file's name resolved against the image's location: a directory for a local image, the URL's
+    /// path for an http(s) one (as qemu-img reports it for a curl image).
+    private func fullBackingFilename(_ qcow2: Qcow2Header) -> String? {
+        guard let name = qcow2.extensions.backingFileName, !name.isEmpty else { return nil }
+        if case .http = SourceLocation(filename) { return ImageInspector.urlBackingFilename(name, imageURL: filename) }
+        return qcow2.fullBackingFilename(imagePath: filename)
     }
 
     /// qemu's size_to_str: three significant digits in the binary unit that keeps the number under 1000.
@@ -98,7 +106,10 @@ public enum ImageInspector {
             return try inspectRegistry(source, network: network, platform: platform)
         }
         guard case .file(let path) = SourceLocation(source) else {
-            throw DiskImportError.unsupported("\(SourceLocation(source)): network sources are not supported yet")
+            guard case .http(let url) = SourceLocation(source) else {
+                throw DiskImportError.unsupported("\(SourceLocation(source)): not a local path, http(s):// URL or docker:// reference")
+            }
+            return try inspectHTTP(url, network: network)
         }
         let file = try LocalFile(path: path)
         let actualSize = try allocatedBytes(file)
@@ -109,10 +120,9 @@ public enum ImageInspector {
             return ImageInfo(filename: path, format: "qcow2", layers: ["qcow2"], virtualSize: header.guestSize,
                              actualSize: actualSize, qcow2: header)
         }
-        let (reader, layers) = try Converter(request: ConvertRequest(source: source, target: "")).openReader()
-        let header = (reader as? Qcow2HeaderProviding)?.header
-        return ImageInfo(filename: path, format: header == nil ? "raw" : "qcow2", layers: layers,
-                         virtualSize: reader.virtualSize, actualSize: actualSize, qcow2: header)
+        let found = try StreamInspection(head, length: file.length, name: path)
+        return ImageInfo(filename: path, format: found.qcow2 == nil ? "raw" : "qcow2", layers: found.layers,
+                         virtualSize: found.virtualSize, actualSize: actualSize, qcow2: found.qcow2)
     }
 
     /// st_blocks * 512 of the file (fstat).

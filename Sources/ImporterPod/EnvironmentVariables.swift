@@ -18,7 +18,7 @@ public struct EnvironmentVariable: Sendable {
 extension EnvironmentVariable {
     public static let all: [EnvironmentVariable] = [
         .init(name: "IMPORTER_SOURCE", handling: .honoured,
-              meaning: "http, registry or none (a blank disk); s3, gcs, imageio and vddk are refused as not supported; anything else is CDI's \"Unknown data source\". Registry imports fail with \"registry sources are not supported yet\" until the registry client lands"),
+              meaning: "http, registry or none (a blank disk); s3, gcs, imageio and vddk are refused as not supported; anything else is CDI's \"Unknown data source\". registry pulls the docker:// image's disk (the first regular file under disk/, layers in manifest order) with its digests verified"),
         .init(name: "IMPORTER_ENDPOINT", handling: .honoured,
               meaning: "the http(s):// URL or docker:// reference to import"),
         .init(name: "IMPORTER_CONTENTTYPE", handling: .honoured,
@@ -42,7 +42,7 @@ extension EnvironmentVariable {
         .init(name: "IMPORTER_CHECKSUM", handling: .honoured,
               meaning: "algorithm:hex (md5, sha1, sha256, sha512) of the downloaded bytes; a mismatch fails with \"checksum mismatch\" and removes the target"),
         .init(name: "IMPORTER_REGISTRY_IMAGE_ARCHITECTURE", handling: .honoured,
-              meaning: "platform architecture picked from a multi-architecture registry image (default: this machine's); parsed now, used once the registry client lands"),
+              meaning: "platform picked from a multi-architecture registry image, ARCH or ARCH/VARIANT (default: this machine's); another value is refused"),
         .init(name: "IMPORTER_EXTRA_HEADER_*", handling: .honoured,
               meaning: "each value is one \"Name: value\" HTTP header sent with every request, in the order of the variable names"),
         .init(name: "/extraheaders/*/*", handling: .honoured,

@@ -114,20 +114,22 @@ enum DirectoryListing {
             throw DiskImportError.io("open", path, e)
         }
         defer { try? fd.close() }
-        var bytes = [UInt8](repeating: 0, count: limit + 1)
-        var count = 0
-        while count < bytes.count {
+        // Read in 64 KiB steps: a buffer of `limit` bytes allocated and freed up front (16 MiB for a certificate
+        // directory) raises glibc's dynamic mmap threshold, after which the import's buffers come from the heap and
+        // are not returned: the pod's peak RSS was 138 MiB instead of 74 for the same qcow2.xz over HTTPS.
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: min(limit + 1, 64 << 10))
+        while bytes.count <= limit {
             let n: Int
             do {
-                n = try bytes.withUnsafeMutableBytes { buffer in
-                    try fd.read(into: UnsafeMutableRawBufferPointer(rebasing: buffer[count...]), retryOnInterrupt: true)
-                }
+                n = try chunk.withUnsafeMutableBytes { try fd.read(into: $0, retryOnInterrupt: true) }
             } catch let e as Errno {
                 throw DiskImportError.io("read", path, e)
             }
             if n == 0 { break }
-            count += n
+            bytes += chunk[..<n]
         }
+        let count = bytes.count
         if count > limit { throw DiskImportError.usage("\(path) is larger than \(limit) bytes") }
         return String(decoding: bytes[..<count], as: UTF8.self)
     }

@@ -32,7 +32,9 @@ public struct ImporterEnvironment: Sendable {
     /// FILESYSTEM_OVERHEAD (0.055 when unset).
     public var filesystemOverhead: FilesystemOverhead
     public var checksum: Checksum?
-    public var architecture: String?
+    /// IMPORTER_REGISTRY_IMAGE_ARCHITECTURE as the platform to pick from a multi-platform image; nil picks this
+    /// machine's.
+    public var platform: RegistryPlatform?
     /// IMPORTER_EXTRA_HEADER_* in the order of the variable names.
     public var extraHeaders: [HeaderLine]
     public var ownerUID: String
@@ -122,7 +124,12 @@ extension ImporterEnvironment {
                 throw DiskImportError.usage("IMPORTER_CHECKSUM: \(error.message)")
             }
         }
-        architecture = value("IMPORTER_REGISTRY_IMAGE_ARCHITECTURE")
+        platform = try value("IMPORTER_REGISTRY_IMAGE_ARCHITECTURE").map { text in
+            do { return try RegistryPlatform(parsingArchitecture: text) } catch {
+                throw DiskImportError.usage(
+                    "IMPORTER_REGISTRY_IMAGE_ARCHITECTURE \"\(text.prefix(60))\" is not an architecture such as amd64, arm64 or arm/v7")
+            }
+        }
         extraHeaders = try HeaderLine.fromEnvironment(environment)
         ownerUID = environment["OWNER_UID"] ?? ""
         readyFile = value("IMPORTER_READY_FILE")

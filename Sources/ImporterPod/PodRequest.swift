@@ -16,6 +16,7 @@ enum PodRequest {
         request.scratchDirectory = paths.scratch
         request.network = try networkOptions(env, paths: paths)
         request.checksum = env.checksum
+        request.platform = env.platform
         return request
     }
 

@@ -11,7 +11,7 @@ struct InfoCommand: ParsableCommand {
         case human, json
     }
 
-    @Argument(help: "The image to describe: a local path or a docker:// reference.")
+    @Argument(help: "The image to describe: a local path, an http(s):// URL or a docker:// reference.")
     var source: String
 
     @Option(help: "human (like qemu-img info) or json (qemu-img info's key names, plus layers).")

@@ -76,6 +76,28 @@ struct HTTPConvertTests {
         #expect(leaked.stdout == "400", "the storage host must refuse credentials for this test to mean anything")
     }
 
+    /// Credentials stay behind on a redirect to the same host on another port (https to https) or another scheme
+    /// and port (https to http): both targets answer 400 to any Authorization header.
+    @Test(arguments: ["redirect-other-port", "redirect-other-scheme"])
+    func aRedirectToAnotherPortOrSchemeDropsTheCredentials(location: String) throws {
+        let http = try HTTPFixture()
+        let result = try http.convert(try http.files("private/" + location), try http.trust + http.login + ["-v"])
+        try http.expectIdentical(result)
+        http.expectNoCredentials(result, user: try http.fixtures["FILES_USER"], password: try http.password)
+        let leaked = try Harness.run("curl", ["-s", "-o", "/dev/null", "-w", "%{http_code}", "-H", "Authorization: Basic eDp5",
+                                              "http://127.0.0.1:\(try http.fixtures["HTTP_PORT"])/no-credentials/disk.raw"])
+        #expect(leaked.stdout == "400", "the plain HTTP target must refuse credentials for this test to mean anything")
+    }
+
+    /// `--header` repeats: the location answers 403 unless both headers arrive.
+    @Test func everyExtraHeaderIsSent() throws {
+        let http = try HTTPFixture()
+        let url = try http.files("needs-two-headers/disk.raw.gz")
+        try http.expectIdentical(try http.convert(url, try http.trust + ["--header", "X-Diskimport-Test: yes", "--header", "X-Diskimport-Second: 2"]))
+        let one = try http.convert(url, try http.trust + ["--header", "X-Diskimport-Test: yes"], target: "one.img")
+        try http.expectFailure(one, containing: "authentication failed (403)", target: "one.img")
+    }
+
     @Test func extraHeadersAreSent() throws {
         let http = try HTTPFixture()
         try http.expectIdentical(try http.convert(try http.files("needs-header/disk.raw"), try http.trust + ["--header", "X-Diskimport-Test: yes"]))

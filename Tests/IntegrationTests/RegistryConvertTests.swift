@@ -150,6 +150,29 @@ struct RegistryLayerTests {
         try registry.expectFailure(result, containing: "does not match its digest")
     }
 
+    /// A manifest changed in the registry's storage (one space added: still valid JSON, same meaning): its bytes no
+    /// longer hash to the digest the registry names it by, and the import is refused before any layer is read.
+    @Test func aTamperedManifestIsRefused() throws {
+        let registry = try RegistryFixture()
+        let layer = try registry.tar("manifest", [("marker", Data(Self.unique().utf8)), ("disk/", nil),
+                                                  ("disk/disk.img", try Data(contentsOf: URL(fileURLWithPath: try registry.fixtures["DISK_RAW"])))])
+        let image = try registry.push(Self.unique(), layers: [(layer, "gzip")])
+        let info = try Harness.run(Harness.binary, ["info", "--output", "json", image.reference] + registry.trust + registry.login)
+        let json = try JSONSerialization.jsonObject(with: Data(info.stdout.utf8)) as? [String: Any]
+        let digest = try #require(json?["manifest-digest"] as? String, "\(info.stderr)")
+        let file = try registry.blobFile(digest)
+        let original = try String(contentsOfFile: file, encoding: .utf8)
+        try #require(original.contains("\"schemaVersion\":2"))
+        try original.replacingOccurrences(of: "\"schemaVersion\":2", with: "\"schemaVersion\": 2")
+            .write(toFile: file, atomically: false, encoding: .utf8)
+        let result = try registry.convert(image.reference, try registry.trust + registry.login)
+        try registry.expectFailure(result, containing: "does not match the registry's Docker-Content-Digest (\(digest)")
+        let pinned = try registry.convert(image.reference.replacingOccurrences(of: ":latest", with: "@" + digest),
+                                          try registry.trust + registry.login, target: "pinned.img")
+        #expect(pinned.status == 1)
+        #expect(pinned.stderr.contains(digest), "\(pinned.stderr)")
+    }
+
     /// A truncated blob: the registry serves fewer bytes than the manifest says.
     @Test func aTruncatedBlobIsRefused() throws {
         let registry = try RegistryFixture()
