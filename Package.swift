@@ -68,6 +68,7 @@ let package = Package(
             .product(name: "SystemPackage", package: "swift-system"),
         ]),
         .executableTarget(name: "diskimport", dependencies: [
+            "CLinux",
             "Importer",
             "Fetch",
             "Target",

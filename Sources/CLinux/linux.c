@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <malloc.h>
 #include <unistd.h>
 #include <limits.h>
 #include <signal.h>
@@ -96,6 +97,8 @@ int clinux_fiemap_shared(int fd, uint64_t *extents, uint64_t *shared_extents, ui
     *extents = count; *shared_extents = shared; *shared_bytes = sharedBytes;
     return 0;
 }
+
+void clinux_map_allocations_from(size_t bytes) { mallopt(M_MMAP_THRESHOLD, (int)bytes); }
 
 void *clinux_map_readonly(int fd, uint64_t offset, uint64_t length, int populate) {
     void *p = mmap(NULL, (size_t)length, PROT_READ, MAP_SHARED | (populate ? MAP_POPULATE : 0), fd, (off_t)offset);

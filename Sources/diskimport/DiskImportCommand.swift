@@ -1,4 +1,5 @@
 import ArgumentParser
+import CLinux
 
 @main
 struct DiskImportCommand: ParsableCommand {
@@ -7,4 +8,14 @@ struct DiskImportCommand: ParsableCommand {
         abstract: "Import disk images: qcow2 or raw, plain or gz/xz/zstd, into a sparse file or a block device.",
         subcommands: [ConvertCommand.self, InfoCommand.self, ImportCommand.self, CronCommand.self]
     )
+
+    static func main() {
+        // The threaded xz decoder allocates a buffer per block (24 MiB for `xz -T` output) and frees it. By default
+        // glibc then raises its mmap threshold past that size, serves the next blocks from its heaps, and keeps the
+        // freed memory: peak RSS measured 150-205 MiB on a 4 GiB qcow2.xz, 124-130 MiB with buffers of 4 MiB and
+        // more mapped on their own (about 0.6 s more system time per GiB, a few percent of the wall time). The
+        // streaming budget is 128 MiB.
+        clinux_map_allocations_from(4 << 20)
+        Self.main(nil)
+    }
 }

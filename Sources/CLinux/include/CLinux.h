@@ -54,6 +54,9 @@ int clinux_unmap(void *address, uint64_t length);
 /// Registers `path` (copied); returns a slot for clinux_cleanup_unregister, or -1 when the table is full or the path
 /// is too long. Installs the handlers on first use (and unblocks those signals in the calling thread).
 int clinux_cleanup_register(const char *path);
+/// mallopt(M_MMAP_THRESHOLD, bytes): allocations of `bytes` or more get their own mapping, returned to the kernel on
+/// free. Setting it also stops glibc from raising the threshold after each large free.
+void clinux_map_allocations_from(size_t bytes);
 /// Forgets a slot from clinux_cleanup_register (the file is kept).
 void clinux_cleanup_unregister(int slot);
 
