@@ -189,6 +189,11 @@ public final class FileTarget: DiskTarget, @unchecked Sendable {
     public func commit(sync: Bool) throws {
         try state.withLock { state in
             guard state == .finished else { throw DiskImportError.usage("\(path): target committed before it was finished") }
+            // Replacing a file keeps its permission bits, as qemu-img (which truncates it in place) does.
+            var existing = Glibc.stat()
+            if lstat(finalPath, &existing) == 0, existing.st_mode & S_IFMT == S_IFREG {
+                _ = fchmod(fd.rawValue, existing.st_mode & 0o7777)
+            }
             if sync { try TargetIO.sync(fd, path: path) }
             if rename(temporaryPath, finalPath) != 0 {
                 throw DiskImportError.io("rename \(temporaryPath) to", finalPath, Errno(rawValue: errno))

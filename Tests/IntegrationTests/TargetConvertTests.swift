@@ -159,6 +159,18 @@ import Glibc
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path) == ["zeros.gz"])
     }
 
+    @Test func replacingAFileKeepsItsPermissions() throws {
+        let dir = try TemporaryDirectory()
+        try Harness.tool("dd", "if=/dev/urandom", "of=\(dir.file("disk.raw"))", "bs=64K", "count=4", "status=none")
+        try Harness.tool("sh", "-c", "echo old > \(dir.file("out.img")) && chmod 0604 \(dir.file("out.img"))")
+        let result = try Harness.diskimport("convert", dir.file("disk.raw"), dir.file("out.img"))
+        #expect(result.status == 0, "\(result.stderr)")
+        var info = stat()
+        #expect(stat(dir.file("out.img"), &info) == 0)
+        #expect(info.st_mode & 0o7777 == 0o604)
+        #expect(try Data(contentsOf: URL(fileURLWithPath: dir.file("out.img"))) == Data(contentsOf: URL(fileURLWithPath: dir.file("disk.raw"))))
+    }
+
     /// As a container's PID 1 (the importer pod), the kernel drops a default-action signal that init sends itself:
     /// the handler must still end the process after removing the temporary file.
     @Test func aSignalStopsTheImportAsPIDOne() throws {
