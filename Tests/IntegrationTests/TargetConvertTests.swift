@@ -134,22 +134,28 @@ import Glibc
         return path
     }
 
-    @Test(arguments: [SIGTERM, SIGINT])
-    func aSignalRemovesTheTemporaryFile(signal: Int32) throws {
-        let dir = try TemporaryDirectory()
-        let source = try slowSource(in: dir, mebibytes: 4096)
+    /// Starts a conversion to `dir/out.img` and returns once its temporary file exists (the moment to interrupt it).
+    private func startConversion(_ executable: String, _ arguments: [String], until dir: TemporaryDirectory) throws -> Process {
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: Harness.binary)
-        process.arguments = ["convert", source, dir.file("out.img")]
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
         process.standardError = FileHandle.nullDevice
         try process.run()
-        // Wait for the temporary file to appear, then interrupt.
         var sawTemporary = false
         for _ in 0..<400 where !sawTemporary {
             sawTemporary = try FileManager.default.contentsOfDirectory(atPath: dir.path).contains { $0.hasPrefix(".out.img.diskimport-") }
             if !sawTemporary { usleep(25_000) }
         }
-        #expect(sawTemporary)
+        if !sawTemporary { process.terminate() }
+        try #require(sawTemporary, "no temporary file appeared (\(executable) \(arguments.joined(separator: " ")))")
+        return process
+    }
+
+    @Test(arguments: [SIGTERM, SIGINT])
+    func aSignalRemovesTheTemporaryFile(signal: Int32) throws {
+        let dir = try TemporaryDirectory()
+        let source = try slowSource(in: dir, mebibytes: 4096)
+        let process = try startConversion(Harness.binary, ["convert", source, dir.file("out.img")], until: dir)
         usleep(100_000)
         #expect(process.isRunning, "the conversion finished before it could be interrupted")
         kill(process.processIdentifier, signal)
@@ -176,17 +182,8 @@ import Glibc
     @Test func aSignalStopsTheImportAsPIDOne() throws {
         let dir = try TemporaryDirectory()
         let source = try slowSource(in: dir, mebibytes: 4096)
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/unshare")
-        process.arguments = ["--pid", "--fork", Harness.binary, "convert", source, dir.file("out.img")]
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        var sawTemporary = false
-        for _ in 0..<400 where !sawTemporary {
-            sawTemporary = try FileManager.default.contentsOfDirectory(atPath: dir.path).contains { $0.hasPrefix(".out.img.diskimport-") }
-            if !sawTemporary { usleep(25_000) }
-        }
-        try #require(sawTemporary, "unshare --pid is not allowed here")
+        let process = try startConversion("/usr/bin/unshare", ["--pid", "--fork", Harness.binary, "convert", source, dir.file("out.img")],
+                                          until: dir)
         // The converter as this namespace sees it: unshare's only child.
         let children = try String(contentsOfFile: "/proc/\(process.processIdentifier)/task/\(process.processIdentifier)/children",
                                   encoding: .utf8)
