@@ -56,6 +56,20 @@ enum Harness {
     }
 }
 
+extension Harness {
+    /// The import failed (exit 1) with exactly one error line, containing `message`, and left nothing in `directory`
+    /// whose name contains `target` (no target, no temporary file).
+    static func expectFailure(_ result: Result, containing message: String, leavingNothingNamed target: String,
+                              in directory: TemporaryDirectory, sourceLocation: SourceLocation = #_sourceLocation) throws {
+        #expect(result.status == 1, sourceLocation: sourceLocation)
+        #expect(result.stderr.contains(message), "stderr: \(result.stderr)", sourceLocation: sourceLocation)
+        #expect(result.stderr.split(separator: "\n").filter { $0.hasPrefix("diskimport: error") }.count == 1,
+                "stderr: \(result.stderr)", sourceLocation: sourceLocation)
+        let left = try FileManager.default.contentsOfDirectory(atPath: directory.path).filter { $0.contains(target) }
+        #expect(left.isEmpty, "left behind: \(left)", sourceLocation: sourceLocation)
+    }
+}
+
 struct HarnessError: Error, CustomStringConvertible {
     var description: String
     init(_ description: String) { self.description = description }

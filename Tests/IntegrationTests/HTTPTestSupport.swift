@@ -40,12 +40,8 @@ struct HTTPFixture {
     /// The import failed with one line on stderr containing `message`, and left nothing that looks like a target.
     func expectFailure(_ result: Harness.Result, containing message: String, target: String = "out.img",
                        sourceLocation: SourceLocation = #_sourceLocation) throws {
-        #expect(result.status == 1, sourceLocation: sourceLocation)
-        #expect(result.stderr.contains(message), "stderr: \(result.stderr)", sourceLocation: sourceLocation)
-        #expect(result.stderr.split(separator: "\n").filter { $0.hasPrefix("diskimport: error") }.count == 1,
-                "stderr: \(result.stderr)", sourceLocation: sourceLocation)
-        let left = try FileManager.default.contentsOfDirectory(atPath: directory.path).filter { $0.contains(target) }
-        #expect(left.isEmpty, "left behind: \(left)", sourceLocation: sourceLocation)
+        try Harness.expectFailure(result, containing: message, leavingNothingNamed: target, in: directory,
+                                  sourceLocation: sourceLocation)
     }
 
     /// Neither the password nor the Basic-auth token appears in the output.

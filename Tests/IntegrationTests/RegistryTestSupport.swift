@@ -55,12 +55,8 @@ struct RegistryFixture {
     /// The import failed with one error line containing `message`, and left nothing named like the target.
     func expectFailure(_ result: Harness.Result, containing message: String, target: String = "out.img",
                        sourceLocation: SourceLocation = #_sourceLocation) throws {
-        #expect(result.status == 1, sourceLocation: sourceLocation)
-        #expect(result.stderr.contains(message), "stderr: \(result.stderr)", sourceLocation: sourceLocation)
-        #expect(result.stderr.split(separator: "\n").filter { $0.hasPrefix("diskimport: error") }.count == 1,
-                "stderr: \(result.stderr)", sourceLocation: sourceLocation)
-        let left = try FileManager.default.contentsOfDirectory(atPath: directory.path).filter { $0.contains(target) }
-        #expect(left.isEmpty, "left behind: \(left)", sourceLocation: sourceLocation)
+        try Harness.expectFailure(result, containing: message, leavingNothingNamed: target, in: directory,
+                                  sourceLocation: sourceLocation)
     }
 
     /// Neither the password, nor its Basic-auth form, nor a token (the fixture issues JWTs: "eyJ…") appears in the output.
