@@ -1,10 +1,16 @@
 import DiskImportCore
 
+/// A bound on decoded output that the importer lowers once it knows what the target holds.
+public protocol DecodedSizeLimit: AnyObject {
+    /// Lowers the limit (never raises it); `reason` says where it comes from, for the message.
+    func tighten(to newLimit: UInt64, reason: String?)
+}
+
 /// Passes bytes through until more than `limit` have come, then fails with a `.limit` error.
 ///
 /// What stops a decompression bomb: a few KiB of xz can expand to terabytes, so the importer bounds a decoder's output
 /// by what the target can hold (the requested size). The bytes past the limit are never handed on.
-public final class SizeLimitedStream: ByteStream {
+public final class SizeLimitedStream: ByteStream, DecodedSizeLimit {
     private let upstream: ByteStream
     public private(set) var limit: UInt64
     private let subject: String

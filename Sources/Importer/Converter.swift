@@ -15,7 +15,7 @@ public final class Converter {
     /// A registry source: the disk's layer, whose digest is verified once the transfer has consumed what it needs.
     private(set) var registryDisk: RegistryDisk?
     /// Bounds the raw bytes a decoder produces (a decompression bomb); tightened to the target's capacity once open.
-    private var decodedLimit: SizeLimitedStream?
+    private var decodedLimit: (any DecodedSizeLimit)?
 
     public init(request: ConvertRequest, progress: TransferProgress = TransferProgress(), logger: Logger = Log.logger("import")) {
         self.request = request
@@ -121,6 +121,14 @@ public final class Converter {
             case .compressed(let compression):
                 try Self.admitWrapper(below: layers)
                 layers.append(compression.rawValue)
+                if compression == .xz, XzParallelRawReader.isEnabled, try Self.holdsRaw(xz: stream) {
+                    // Raw inside: blocks decoded in parallel, each written at its own offset (no in-order queue).
+                    layers.append("raw")
+                    let reader = XzParallelRawReader(stream: stream, limit: request.requestedSize ?? .max,
+                                                     reason: "the requested size")
+                    decodedLimit = reader
+                    return (reader, layers)
+                }
                 // Measured on raw images: the stage after the decoder is 14% of the CPU behind gzip, 32% behind zstd,
                 // 3% behind xz; on a free core that much overlaps instead of adding up. Behind xz, whose threaded
                 // decoder queues whole decoded blocks itself, four 256 KiB chunks are slack enough and keep the
@@ -162,6 +170,19 @@ public final class Converter {
                 return (RawStreamReader(stream: limited, virtualSize: nil), layers)
             }
         }
+    }
+
+    /// Whether the .xz data next in `stream` decodes to a raw image, judged on its decoded head (from up to 1 MiB of
+    /// compressed bytes peeked, not consumed). Data that does not decode is left to XzStream to report.
+    static func holdsRaw(xz stream: PeekableStream) throws -> Bool {
+        for peek in [64 << 10, 1 << 20] {
+            let compressed = try stream.peek(peek)
+            guard let head = XzHead.decoded(from: compressed, count: FormatSniffer.headLength) else { return false }
+            if head.count == FormatSniffer.headLength || compressed.count < peek {
+                return FormatSniffer.detect(head: head) == .image(.raw)
+            }
+        }
+        return false
     }
 
     /// The most guest bytes `target` holds, which bounds a decoder's output: a file's capacity under the space
