@@ -8,7 +8,7 @@ import Glibc
 /// at most `maximumCount` in use and at most `byteBudget` allocated, so memory stays bounded whatever the blocks.
 /// Buffers are kept for reuse (a new one is faulted in page by page; a block of `xz -T2 -6` is up to 24 MiB).
 ///
-/// `cancel()` (a worker failed, or the reader gave up) wakes every waiter and makes further waits return at once.
+/// `cancel(because:)` (a worker failed, or the reader gave up) wakes every waiter and makes further waits return at once.
 final class XzBlockBuffers: @unchecked Sendable {
     private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
     private let returned = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
@@ -19,6 +19,7 @@ final class XzBlockBuffers: @unchecked Sendable {
     private var inUse = 0
     private var allocatedBytes = 0
     private var cancelled = false
+    private var failure: (any Error)?
 
     init(maximumCount: Int, byteBudget: Int) {
         self.maximumCount = max(1, maximumCount)
@@ -87,11 +88,20 @@ final class XzBlockBuffers: @unchecked Sendable {
         pthread_mutex_unlock(mutex)
     }
 
-    func cancel() {
+    /// Wakes and stops every waiter; `error`, when given, is kept if it is the first one (see `firstError`).
+    func cancel(because error: (any Error)? = nil) {
         pthread_mutex_lock(mutex)
+        if !cancelled, let error { failure = error }
         cancelled = true
         pthread_cond_broadcast(returned)
         pthread_mutex_unlock(mutex)
+    }
+
+    /// The error that cancelled the set, when a worker's failure did.
+    var firstError: (any Error)? {
+        pthread_mutex_lock(mutex)
+        defer { pthread_mutex_unlock(mutex) }
+        return failure
     }
 
     var isCancelled: Bool {

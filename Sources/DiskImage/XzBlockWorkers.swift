@@ -24,7 +24,8 @@ final class XzBlockWorkers {
                         offset += UInt64(bytes.count)
                     }
                 } catch {
-                    buffers.cancel()
+                    // The first real failure is the one reported; the others stop because of it.
+                    buffers.cancel(because: (error as? DiskImportError) == XzBlockWorkers.stopped ? nil : error)
                     throw error
                 }
             }
@@ -35,7 +36,7 @@ final class XzBlockWorkers {
     func submit(_ block: XzBlock, from splitter: XzBlockSplitter) throws {
         guard let size = block.dataSize, let buffer = buffers.take(Int(size)) else {
             // Cancelled: a worker failed, and finish() rethrows its error.
-            try pool.finish()
+            try finish()
             throw Self.stopped
         }
         let job = XzBlockJob(block: block, buffer: buffer, count: Int(size), buffers: buffers)
@@ -47,7 +48,13 @@ final class XzBlockWorkers {
     func drain() { buffers.drain() }
 
     /// Lets the workers finish the queued blocks, joins them, and throws the first error any of them hit.
-    func finish() throws { try pool.finish() }
+    func finish() throws {
+        do {
+            try pool.finish()
+        } catch {
+            throw buffers.firstError ?? error
+        }
+    }
 
     /// Stops the workers (after the blocks they are writing reach their next chunk) and joins them.
     func abort() {
