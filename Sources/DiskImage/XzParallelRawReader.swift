@@ -27,7 +27,10 @@ public final class XzParallelRawReader: DiskImageReader, DecodedSizeLimit {
 
     /// Compressed bytes buffered between this thread and the workers, at most: the blocks of `xz -T2 -6` are up to
     /// 24 MiB; a larger one is decoded here, streaming.
-    static let bufferBudget = 48 << 20
+    static let bufferBudget: Int = {
+        if let text = getenv("DISKIMPORT_XZ_BUFFER_MIB"), let n = Int(String(cString: text)), n > 0 { return min(n, 1024) << 20 }
+        return 48 << 20
+    }()
     /// Decoder memory (dictionary and output chunk) the workers may hold together: four workers on `xz -6`'s 8 MiB
     /// dictionary, one on `xz -9`'s 64 MiB. With `bufferBudget` and the binary, an import stays under 128 MiB RSS.
     static let workerMemoryBudget: UInt64 = 40 << 20
