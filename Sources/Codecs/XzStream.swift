@@ -19,7 +19,10 @@ public final class XzStream: ByteStream {
     /// the limit allows when the stage after it is slower than decoding: at 128 MiB it held 125 MiB, and the import
     /// peaked at 158 MiB RSS (28 MiB of it the binary and its shared libraries), over the 128 MiB budget of a
     /// streaming import (DESIGN.md section 3). At 80 MiB the decoder held 84 MiB at the same speed (scripts/bench-codecs).
-    public static let defaultThreadingMemoryLimit: UInt64 = 80 << 20
+    public static let defaultThreadingMemoryLimit: UInt64 = {
+        if let text = getenv("DISKIMPORT_XZ_THREADING_MIB"), let mib = UInt64(String(cString: text)), mib > 0 { return mib << 20 }
+        return 80 << 20
+    }()
     /// Default for `memoryLimit`: far above every xz preset (`-9e` needs 65 MiB single-threaded), far below a hostile 1.5 GiB dictionary.
     public static let defaultMemoryLimit: UInt64 = 256 << 20
 
@@ -46,6 +49,7 @@ public final class XzStream: ByteStream {
         options.timeout = 0
         options.memlimit_threading = min(threadingMemoryLimit, memoryLimit)
         options.memlimit_stop = memoryLimit
+        strm.allocator = clzma_mapping_allocator()
         let rc = lzma_stream_decoder_mt(&strm, &options)
         guard rc == LZMA_OK else {
             throw DiskImportError(.io, "xz: cannot start the decoder (\(XzStream.describe(rc)))")

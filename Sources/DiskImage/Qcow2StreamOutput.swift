@@ -1,7 +1,7 @@
 import DiskImportCore
 
-/// Turns what the streaming qcow2 reader finds into worker jobs: guest data copied into owned buffers (runs that
-/// are contiguous in the guest share one buffer and one write), zero ranges coalesced, and compressed clusters
+/// Turns what the streaming qcow2 reader finds into worker jobs: guest data copied into recycled buffers (one job
+/// per full buffer; runs contiguous in the guest are one write), zero ranges coalesced, and compressed clusters
 /// gathered into batches that a worker decompresses.
 final class Qcow2StreamOutput {
     private let submit: (Qcow2TransferJob) throws -> Void
@@ -9,41 +9,50 @@ final class Qcow2StreamOutput {
     private let clusterSize: Int
     private let compressionType: Qcow2CompressionType
 
-    static let dataBufferBytes = 2 << 20
-    static let jobBytes = 4 << 20
     static let jobOperations = 256
 
     private var operations: [Qcow2TransferOperation] = []
-    private var operationBytes = 0
     private var zeroRun: (guest: UInt64, length: UInt64)?
-    private var data: (buffer: Qcow2OwnedBuffer, count: Int, guest: UInt64)?
+    /// The buffer data runs are copied into, and how much of it they use.
+    private var slab: (buffer: Qcow2OwnedBuffer, used: Int)?
+    /// The data run being gathered: `count` bytes of `slab` from `offset`, for `guest`.
+    private var run: (offset: Int, count: Int, guest: UInt64)?
     private var batch: (buffer: Qcow2OwnedBuffer, used: Int, items: [Qcow2CompressedBatch.Item])?
-    private let batchBytes: Int
+    /// Data buffers and compressed batches, both of `buffers.bufferSize` bytes.
+    private let buffers: Qcow2BufferRecycler
 
     init(name: String, clusterSize: Int, compressionType: Qcow2CompressionType, submit: @escaping (Qcow2TransferJob) throws -> Void) {
         self.name = name
         self.clusterSize = clusterSize
         self.compressionType = compressionType
         self.submit = submit
-        // A compressed cluster's descriptor covers at most two clusters.
-        batchBytes = max(2 << 20, 2 * clusterSize + 512)
+        // A compressed cluster's descriptor covers at most two clusters, and a batch holds at least one.
+        buffers = Qcow2BufferRecycler(bufferSize: max(1 << 20, 2 * clusterSize + 512))
     }
 
     /// Guest bytes at `guest`.
     func data(_ bytes: UnsafeRawBufferPointer, guest: UInt64) throws {
         var bytes = bytes, guest = guest
         while bytes.count > 0 {
-            if let current = data, current.guest + UInt64(current.count) == guest, current.count < Self.dataBufferBytes {
-                let n = min(bytes.count, Self.dataBufferBytes - current.count)
-                (current.buffer.bytes.baseAddress! + current.count).copyMemory(from: bytes.baseAddress!, byteCount: n)
-                data!.count += n
+            guard let current = slab, current.used < current.buffer.bytes.count else {
+                // Full (or none yet): its runs go to a worker as one job, and the next bytes to a fresh buffer.
+                try closeRun()
+                try flushOperations()
+                slab = (buffers.take(), 0)
+                continue
+            }
+            if let open = run, open.guest + UInt64(open.count) == guest {
+                let n = min(bytes.count, current.buffer.bytes.count - current.used)
+                (current.buffer.bytes.baseAddress! + current.used).copyMemory(from: bytes.baseAddress!, byteCount: n)
+                slab!.used += n
+                run!.count += n
                 bytes = UnsafeRawBufferPointer(rebasing: bytes[n...])
                 guest += UInt64(n)
                 continue
             }
-            try flushData()
+            try closeRun()
             try flushZeros()
-            data = (Qcow2OwnedBuffer(capacity: Self.dataBufferBytes), 0, guest)
+            run = (current.used, 0, guest)
         }
     }
 
@@ -65,7 +74,7 @@ final class Qcow2StreamOutput {
         if let current = batch, current.used + length > current.buffer.bytes.count || current.items.count >= 512 {
             try flushBatch()
         }
-        if batch == nil { batch = (Qcow2OwnedBuffer(capacity: batchBytes), 0, []) }
+        if batch == nil { batch = (buffers.take(), 0, []) }
         let used = batch!.used
         try fill(UnsafeMutableRawBufferPointer(rebasing: batch!.buffer.bytes[used..<used + length]))
         batch!.items.append(.init(cluster: Qcow2CompressedCluster(hostOffset: UInt64(used), length: length),
@@ -75,35 +84,36 @@ final class Qcow2StreamOutput {
 
     /// Hands over everything still gathered.
     func flush() throws {
-        try flushData()
+        try closeRun()
         try flushZeros()
         try flushOperations()
         try flushBatch()
+        slab = nil
     }
 
-    private func flushData() throws {
-        guard let current = data else { return }
-        data = nil
-        try append(.bytes(current.buffer, count: current.count, guest: current.guest), bytes: current.count)
+    private func closeRun() throws {
+        guard let open = run, let current = slab else { return }
+        run = nil
+        if open.count > 0 { try append(.bytes(current.buffer, offset: open.offset, count: open.count, guest: open.guest)) }
     }
 
     private func flushZeros() throws {
-        guard let run = zeroRun else { return }
+        guard let zeros = zeroRun else { return }
         zeroRun = nil
-        try append(.zeros(guest: run.guest, length: run.length), bytes: 0)
+        try append(.zeros(guest: zeros.guest, length: zeros.length))
     }
 
-    private func append(_ operation: Qcow2TransferOperation, bytes: Int) throws {
+    /// A job ends with its buffer (see `data`) or after `jobOperations` operations, whichever comes first; the rest of
+    /// a buffer whose earlier runs went with a job is still filled, as those runs are read only by their worker.
+    private func append(_ operation: Qcow2TransferOperation) throws {
         operations.append(operation)
-        operationBytes += bytes
-        if operationBytes >= Self.jobBytes || operations.count >= Self.jobOperations { try flushOperations() }
+        if operations.count >= Self.jobOperations { try flushOperations() }
     }
 
     private func flushOperations() throws {
         guard !operations.isEmpty else { return }
         let job = Qcow2TransferJob.extents(operations)
         operations = []
-        operationBytes = 0
         try submit(job)
     }
 

@@ -12,16 +12,8 @@ enum Qcow2TransferOperation: Sendable {
     case zeros(guest: UInt64, length: UInt64)
     /// `length` bytes of `source` at `host` go to `guest`; the range lies inside the source.
     case data(source: RandomAccessSource, host: UInt64, guest: UInt64, length: UInt64)
-    /// The first `count` bytes of `buffer` go to `guest` (the streaming reader's data, already read).
-    case bytes(Qcow2OwnedBuffer, count: Int, guest: UInt64)
-}
-
-/// Heap bytes handed from the thread that filled them to the worker that writes them, freed with the last reference.
-final class Qcow2OwnedBuffer: @unchecked Sendable {
-    let bytes: UnsafeMutableRawBufferPointer
-
-    init(capacity: Int) { bytes = .allocate(byteCount: max(1, capacity), alignment: 4096) }
-    deinit { bytes.deallocate() }
+    /// `count` bytes of `buffer` from `offset` go to `guest` (the streaming reader's data, already read).
+    case bytes(Qcow2OwnedBuffer, offset: Int, count: Int, guest: UInt64)
 }
 
 /// Compressed clusters whose bytes lie close together: in a file (one pread of the span fetches them all), or

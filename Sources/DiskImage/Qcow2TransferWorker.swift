@@ -51,8 +51,8 @@ final class Qcow2TransferWorker {
                 progress.addSourceBytes(UInt64(chunk.count))
                 progress.addGuestBytes(UInt64(chunk.count))
             }
-        case .bytes(let buffer, let count, let guest):
-            try sink.write(UnsafeRawBufferPointer(rebasing: buffer.bytes[..<count]), at: guest)
+        case .bytes(let buffer, let offset, let count, let guest):
+            try sink.write(UnsafeRawBufferPointer(rebasing: buffer.bytes[offset..<offset + count]), at: guest)
             progress.addGuestBytes(UInt64(count))
         }
     }

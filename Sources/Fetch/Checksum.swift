@@ -19,7 +19,7 @@ public struct Checksum: Sendable, Equatable, CustomStringConvertible {
             throw DiskImportError.usage("checksum \"\(text.prefix(80))\" is not ALGORITHM:HEX with ALGORITHM one of \(names)")
         }
         let hex = text[text.index(after: colon)...].lowercased()
-        guard hex.count == algorithm.size * 2, hex.utf8.allSatisfy({ ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x61 && $0 <= 0x66) }) else {
+        guard algorithm.isDigestHex(hex) else {
             throw DiskImportError.usage("checksum \"\(text.prefix(80))\": a \(algorithm.rawValue) digest is \(algorithm.size * 2) hex digits")
         }
         self.init(algorithm: algorithm, hex: hex)

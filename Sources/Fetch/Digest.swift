@@ -23,6 +23,12 @@ public enum DigestAlgorithm: String, Sendable, CaseIterable {
         case .sha512: return 64
         }
     }
+
+    /// Whether `hex` is a digest of this algorithm as written after "ALGORITHM:": exactly `2 × size` lowercase hex
+    /// digits (checksums are lowercased before; registry digests must already be lowercase).
+    func isDigestHex<S: StringProtocol>(_ hex: S) -> Bool {
+        hex.utf8.count == size * 2 && hex.utf8.allSatisfy { ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x61 && $0 <= 0x66) }
+    }
 }
 
 /// A running hash over streamed bytes, on OpenSSL's EVP interface (EVP_DigestInit_ex / Update / Final_ex), which

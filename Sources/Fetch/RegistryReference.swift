@@ -173,9 +173,7 @@ public struct RegistryDigest: Sendable, Hashable, CustomStringConvertible {
     public init(parsing text: String) throws {
         let parts = text.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false)
         guard parts.count == 2, let algorithm = DigestAlgorithm(rawValue: String(parts[0])),
-              algorithm == .sha256 || algorithm == .sha512,
-              parts[1].utf8.count == algorithm.size * 2,
-              parts[1].utf8.allSatisfy({ ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x61 && $0 <= 0x66) }) else {
+              algorithm == .sha256 || algorithm == .sha512, algorithm.isDigestHex(parts[1]) else {
             throw DiskImportError.corrupt("\"\(text.prefix(140))\" is not a digest (sha256: and 64 lowercase hex digits)")
         }
         self.init(algorithm: algorithm, hex: String(parts[1]))

@@ -79,8 +79,9 @@ def header(machine, settings):
     return "\n".join([
         "machine: %d cores (%s), %s GiB, Linux %s, %s; work dir %s (%s)" % (
             m["cores"], m["cpu"], m["memory_gib"], m["kernel"], m["os"], m["work_dir"], m["work_fs"]),
-        "load average at start %s, at end %s" % (" ".join(map(str, m["load_start"])),
-                                                 " ".join(map(str, m.get("load_end", [])))),
+        "load average at start %s, at end %s; cases took %s" % (
+            " ".join(map(str, m["load_start"])), " ".join(map(str, m.get("load_end", []))),
+            "%d min %02d s" % divmod(m["duration_s"], 60) if "duration_s" in m else "?"),
         "diskimport %s (%s build); %s; %s; %s; %s; %s" % (
             m["diskimport_revision"], settings["build"], v["qemu-img"], v["xz"], v["curl"].split(" (")[0],
             v["skopeo"], v["pigz"]),

@@ -1,8 +1,10 @@
 """Runs one case: diskimport and its peer (and the slowest-stage commands) in alternation, medians, the ratio.
 
-Page cache: warm and the same for both. One untimed run of every command comes first (it reads the source into the
-page cache and gives the outputs the byte-for-byte check); before every run the previous output is deleted and
-`sync` runs, so no run pays for another's dirty pages. Round i runs diskimport, peer, stages; round i+1 the reverse.
+Page cache: warm and the same for both. One untimed run of diskimport and of the peer comes first (it reads the
+source into the page cache and gives the outputs the byte-for-byte check; the stages read the same, now cached,
+source); before every run the previous output is deleted and `sync` runs, so no run pays for another's dirty pages.
+Round i runs diskimport, peer, stages; round i+1 the reverse. Rounds past `pairs` (for a noisy case) run only while
+one more round, as long as the longest so far, ends before the case's `extra_until` (the run's time budget).
 """
 import json
 import os
@@ -10,8 +12,10 @@ import shutil
 import stat
 import statistics
 import subprocess
+import time
 
 from .cache import log
+from .compare import first_difference
 from .measure import CommandFailed, allocated, loadavg, run_timed
 
 NOISE = 0.20  # (max - min) / median above which a case gets more pairs, up to max_pairs
@@ -61,12 +65,6 @@ def run_once(command, work):
     return sample, facts
 
 
-def same_bytes(a, b):
-    """None when the files are identical, else cmp's one-line answer."""
-    proc = subprocess.run(["cmp", a, b], capture_output=True, text=True)
-    return None if proc.returncode == 0 else (proc.stdout + proc.stderr).strip() or "differ"
-
-
 def spread(values):
     return (max(values) - min(values)) / statistics.median(values) if len(values) > 1 else 0.0
 
@@ -79,7 +77,7 @@ def keep_reference(peer, reference):
         os.rename(peer.output, reference)
 
 
-def run_case(case, ours, peer, stages, work, pairs, max_pairs):
+def run_case(case, ours, peer, stages, work, pairs, max_pairs, extra_until=None):
     # Next to the peer's output: renamed there, on the same filesystem.
     reference = os.path.join(work if is_device(peer.output) else os.path.dirname(peer.output), "reference.raw")
     load_start = loadavg()
@@ -88,29 +86,38 @@ def run_case(case, ours, peer, stages, work, pairs, max_pairs):
     facts = {}
     try:
         # Warm-up round (untimed): fills the page cache, and checks diskimport's output against the peer's.
-        for command in [peer, ours] + stages:
+        for command in [peer, ours]:
             _, facts[id(command)] = run_once(command, work)
             if command is peer:
                 keep_reference(peer, reference)
             if command is ours:
-                difference = same_bytes(ours.output, reference)
+                difference = first_difference(ours.output, reference)
                 if difference:
                     raise CaseFailed("diskimport's output differs from the peer's: " + difference)
-        rounds = 0
-        while rounds < pairs or (rounds < max_pairs and max(
-                spread([s.seconds for s in samples[id(c)]]) for c in (ours, peer)) > NOISE):
+        rounds, longest = 0, 0.0
+
+        def another_round():
+            if rounds < pairs:
+                return True
+            noisy = max(spread([s.seconds for s in samples[id(c)]]) for c in (ours, peer)) > NOISE
+            in_budget = extra_until is None or time.monotonic() + longest <= extra_until
+            return rounds < max_pairs and noisy and in_budget
+
+        while another_round():
+            round_start = time.monotonic()
             order = commands if rounds % 2 == 0 else list(reversed(commands))
             for command in order:
                 sample, run_facts = run_once(command, work)
                 samples[id(command)].append(sample)
                 if command is ours:
                     # Every timed output is checked too (untimed): a fast wrong answer is a failure.
-                    difference = same_bytes(ours.output, reference)
+                    difference = first_difference(ours.output, reference)
                     if difference:
                         raise CaseFailed("diskimport's output differs from the peer's (timed run %d): %s" % (
                             rounds + 1, difference))
                 facts[id(command)] = run_facts
             rounds += 1
+            longest = max(longest, time.monotonic() - round_start)
             log("%s: round %d: diskimport %.3f s, peer %.3f s" % (
                 case.name, rounds, samples[id(ours)][-1].seconds, samples[id(peer)][-1].seconds))
     finally:
