@@ -5,7 +5,7 @@ import Testing
 /// redirects, proxies, headers, checksums — checked byte for byte against the served disk.
 @Suite(.enabled(if: Fixtures.available, Fixtures.absentReason))
 struct HTTPConvertTests {
-    @Test(arguments: ["disk.raw", "disk.raw.gz"])
+    @Test(arguments: ["disk.raw", "disk.raw.gz", "disk.raw.xz", "disk.raw.blocks.xz"])
     func httpsWithBasicAuthAndCustomCAIsByteIdentical(file: String) throws {
         let http = try HTTPFixture()
         try http.expectIdentical(try http.convert(try http.files("private/" + file), try http.trust + http.login))
