@@ -27,7 +27,7 @@ final class Qcow2StreamOutput {
         self.compressionType = compressionType
         self.submit = submit
         // A compressed cluster's descriptor covers at most two clusters, and a batch holds at least one.
-        buffers = Qcow2BufferRecycler(bufferSize: max(1 << 20, 2 * clusterSize + 512))
+        buffers = Qcow2BufferRecycler(bufferSize: max(512 << 10, 2 * clusterSize + 512))
     }
 
     /// Guest bytes at `guest`.
