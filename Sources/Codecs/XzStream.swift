@@ -18,10 +18,13 @@ public final class XzStream: ByteStream {
     /// about 2 x (24 MiB out + 8 MiB dictionary + the compressed block) = 78 MiB for a disk image. liblzma fills what
     /// the limit allows when the stage after it is slower than decoding: at 128 MiB it held 125 MiB, and the import
     /// peaked at 158 MiB RSS (28 MiB of it the binary and its shared libraries), over the 128 MiB budget of a
-    /// streaming import (DESIGN.md section 3). At 80 MiB the decoder held 84 MiB at the same speed (scripts/bench-codecs).
+    /// streaming import (DESIGN.md section 3). Raw images inside xz no longer come here (XzParallelRawReader); what
+    /// does is mostly qcow2.xz, whose streaming reader and the HTTPS download hold ~20 MiB more: a 4 GiB qcow2.xz over
+    /// HTTPS peaked at 127-129 MiB with 80 MiB here, 124 MiB with 76 (about 9% slower). `DISKIMPORT_XZ_THREADING_MIB`
+    /// overrides it, for measurement.
     public static let defaultThreadingMemoryLimit: UInt64 = {
         if let text = getenv("DISKIMPORT_XZ_THREADING_MIB"), let mib = UInt64(String(cString: text)), mib > 0 { return mib << 20 }
-        return 80 << 20
+        return 76 << 20
     }()
     /// Default for `memoryLimit`: far above every xz preset (`-9e` needs 65 MiB single-threaded), far below a hostile 1.5 GiB dictionary.
     public static let defaultMemoryLimit: UInt64 = 256 << 20
