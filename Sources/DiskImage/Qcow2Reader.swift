@@ -16,7 +16,7 @@ public final class Qcow2Reader: DiskImageReader {
         top = try Qcow2Image(source: file)
         layers = try Qcow2BackingChain.open(top: top, file: file, followBacking: followBacking)
         virtualSize = top.guestSize
-        self.threads = threads ?? Qcow2WorkerPool<Qcow2TransferJob>.defaultThreadCount
+        self.threads = threads ?? WorkerPool<Qcow2TransferJob>.defaultThreadCount
     }
 
     /// Opens the qcow2 image in any random-access source (a ranged HTTP resource, …). Backing files are only
@@ -28,7 +28,7 @@ public final class Qcow2Reader: DiskImageReader {
         }
         layers = [top]
         virtualSize = top.guestSize
-        self.threads = threads ?? Qcow2WorkerPool<Qcow2TransferJob>.defaultThreadCount
+        self.threads = threads ?? WorkerPool<Qcow2TransferJob>.defaultThreadCount
     }
 
     /// The top image's header.
@@ -40,7 +40,7 @@ public final class Qcow2Reader: DiskImageReader {
     public func convert(to sink: ExtentSink, progress: TransferProgress) throws -> UInt64 {
         for case let image as Qcow2Image in layers { image.progress = progress }
         let size = top.guestSize
-        let pool = try Qcow2WorkerPool<Qcow2TransferJob>(threads: threads, queueDepth: 2 * threads) {
+        let pool = try WorkerPool<Qcow2TransferJob>(threads: threads, queueDepth: 2 * threads) {
             let worker = Qcow2TransferWorker(sink: sink, progress: progress)
             return { job in try worker.run(job) }
         }

@@ -26,7 +26,7 @@ public final class Qcow2StreamReader: DiskImageReader, Qcow2HeaderProviding {
         self.stream = stream
         self.name = name
         self.scratchDirectory = scratchDirectory
-        self.threads = threads ?? Qcow2WorkerPool<Qcow2TransferJob>.defaultThreadCount
+        self.threads = threads ?? WorkerPool<Qcow2TransferJob>.defaultThreadCount
         header = try Qcow2Header.read(from: stream, name: name)
         try header.refuseExternalDataFile(name: name)
         if let backing = header.extensions.backingFileName, !backing.isEmpty {
@@ -38,7 +38,7 @@ public final class Qcow2StreamReader: DiskImageReader, Qcow2HeaderProviding {
         // The scratch store first: once the pool runs, every exit must go through its finish().
         let scratch = try Qcow2StreamScratch(directory: scratchDirectory, clusterSize: Int(header.clusterSize))
         defer { scratchBytes = scratch.bytesWritten }
-        let pool = try Qcow2WorkerPool<Qcow2TransferJob>(threads: threads, queueDepth: 2 * threads) {
+        let pool = try WorkerPool<Qcow2TransferJob>(threads: threads, queueDepth: 2 * threads) {
             let worker = Qcow2TransferWorker(sink: sink, progress: progress)
             return { job in try worker.run(job) }
         }

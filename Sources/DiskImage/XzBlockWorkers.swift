@@ -5,14 +5,14 @@ import DiskImportCore
 /// blocks to them. The first failure stops everyone: the buffers are cancelled (the reader stops waiting for one),
 /// running decoders stop at their next chunk, queued blocks are dropped, and `finish` rethrows it.
 final class XzBlockWorkers {
-    private let pool: Qcow2WorkerPool<XzBlockJob>
+    private let pool: WorkerPool<XzBlockJob>
     private let buffers: XzBlockBuffers
 
     /// Starts `threads` workers; at most `threads + 1` blocks are buffered at once, in at most `bufferBudget` bytes.
     init(threads: Int, bufferBudget: Int, chunkSize: Int, sink: ExtentSink, progress: TransferProgress) throws {
         let buffers = XzBlockBuffers(maximumCount: threads + 1, byteBudget: bufferBudget)
         self.buffers = buffers
-        pool = try Qcow2WorkerPool(threads: threads, queueDepth: threads + 1) {
+        pool = try WorkerPool(threads: threads, queueDepth: threads + 1) {
             let decoder = XzBlockDecoder(chunkSize: chunkSize)
             return { job in
                 do {

@@ -9,7 +9,7 @@ import Glibc
 ///
 /// Each thread builds its own worker (`makeWorker`, called on that thread) to hold per-thread buffers and
 /// decoder contexts.
-final class Qcow2WorkerPool<Job: Sendable>: @unchecked Sendable {
+final class WorkerPool<Job: Sendable>: @unchecked Sendable {
     typealias Worker = (Job) throws -> Void
 
     private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)

@@ -3,10 +3,10 @@ import Synchronization
 import Testing
 @testable import DiskImage
 
-@Suite struct Qcow2WorkerPoolTests {
+@Suite struct WorkerPoolTests {
     @Test func everyJobRunsOnce() throws {
         let total = Atomic<Int>(0)
-        let pool = try Qcow2WorkerPool<Int>(threads: 3, queueDepth: 2) {
+        let pool = try WorkerPool<Int>(threads: 3, queueDepth: 2) {
             { n in total.add(n, ordering: .relaxed) }
         }
         for n in 1...1000 { try pool.submit(n) }
@@ -15,7 +15,7 @@ import Testing
     }
 
     @Test func firstErrorStopsThePoolAndReachesTheProducer() throws {
-        let pool = try Qcow2WorkerPool<Int>(threads: 2, queueDepth: 1) {
+        let pool = try WorkerPool<Int>(threads: 2, queueDepth: 1) {
             { n in if n == 10 { throw DiskImportError.corrupt("job 10 failed") } }
         }
         var submitError: DiskImportError?
