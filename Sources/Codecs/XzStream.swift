@@ -23,7 +23,7 @@ public final class XzStream: ByteStream {
     /// HTTPS peaked at 127-129 MiB with 80 MiB here, 124 MiB with 76 (about 9% slower). `DISKIMPORT_XZ_THREADING_MIB`
     /// overrides it, for measurement.
     public static let defaultThreadingMemoryLimit: UInt64 = {
-        if let text = getenv("DISKIMPORT_XZ_THREADING_MIB"), let mib = UInt64(String(cString: text)), mib > 0 { return mib << 20 }
+        if let mib = MeasurementKnob.positiveInteger("DISKIMPORT_XZ_THREADING_MIB") { return UInt64(min(mib, 1 << 20)) << 20 }
         return 76 << 20
     }()
     /// Default for `memoryLimit`: far above every xz preset (`-9e` needs 65 MiB single-threaded), far below a hostile 1.5 GiB dictionary.

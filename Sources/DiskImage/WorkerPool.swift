@@ -26,7 +26,7 @@ final class WorkerPool<Job: Sendable>: @unchecked Sendable {
     /// The number of worker threads worth starting here: twice the online CPUs, at most 8. A worker spends part
     /// of its time blocked in pwrite (page cache allocation, the inode lock), so one per CPU leaves CPUs idle.
     static var defaultThreadCount: Int {
-        if let text = getenv("DISKIMPORT_QCOW2_THREADS"), let n = Int(String(cString: text)), n > 0 { return min(n, 64) }
+        if let n = MeasurementKnob.positiveInteger("DISKIMPORT_QCOW2_THREADS") { return min(n, 64) }
         return max(2, min(8, 2 * sysconf(Int32(_SC_NPROCESSORS_ONLN))))
     }
 

@@ -28,7 +28,7 @@ public final class XzParallelRawReader: DiskImageReader, DecodedSizeLimit {
     /// Compressed bytes buffered between this thread and the workers, at most: the blocks of `xz -T2 -6` are up to
     /// 24 MiB; a larger one is decoded here, streaming.
     static let bufferBudget: Int = {
-        if let text = getenv("DISKIMPORT_XZ_BUFFER_MIB"), let n = Int(String(cString: text)), n > 0 { return min(n, 1024) << 20 }
+        if let n = MeasurementKnob.positiveInteger("DISKIMPORT_XZ_BUFFER_MIB") { return min(n, 1024) << 20 }
         return 48 << 20
     }()
     /// Decoder memory (dictionary and output chunk) the workers may hold together: four workers on `xz -6`'s 8 MiB
@@ -44,7 +44,7 @@ public final class XzParallelRawReader: DiskImageReader, DecodedSizeLimit {
 
     /// Workers by default: the CPUs this process may run on (`lzma_cputhreads`), or `DISKIMPORT_XZ_THREADS`.
     static var defaultThreadCount: Int {
-        if let text = getenv("DISKIMPORT_XZ_THREADS"), let n = Int(String(cString: text)), n > 0 { return min(n, 64) }
+        if let n = MeasurementKnob.positiveInteger("DISKIMPORT_XZ_THREADS") { return min(n, 64) }
         return max(1, Int(lzma_cputhreads()))
     }
 
