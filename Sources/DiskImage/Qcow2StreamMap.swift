@@ -30,6 +30,8 @@ struct Qcow2StreamMap {
     var extraPlain: [UInt64: [PlainTarget]] = [:]
     /// Host cluster index of the first byte -> compressed clusters starting in that cluster.
     var compressed: [UInt64: [CompressedTarget]] = [:]
+    /// Refcount blocks named by the refcount table: metadata, nothing to place.
+    var refcountBlocks: Set<UInt64> = []
     private(set) var count = 0
 
     mutating func addL2(at offset: UInt64, l1Index: Int) throws {
@@ -76,6 +78,13 @@ struct Qcow2StreamMap {
         let targets = compressed.removeValue(forKey: index) ?? []
         count -= targets.count
         return targets
+    }
+
+    /// Whether anything is mapped at the cluster at `host` (cluster index `index`): an L2 table, plain data, the
+    /// start of a compressed cluster.
+    func mapsAnything(at host: UInt64, clusterIndex index: UInt64) -> Bool {
+        (!l2Tables.isEmpty && l2Tables[host] != nil) || (!plain.isEmpty && plain[host] != nil)
+            || (!compressed.isEmpty && compressed[index] != nil)
     }
 
     private mutating func grow() throws {

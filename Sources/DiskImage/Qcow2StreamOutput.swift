@@ -3,7 +3,7 @@ import DiskImportCore
 /// Turns what the streaming qcow2 reader finds into worker jobs: guest data copied into recycled buffers (one job
 /// per full buffer; runs contiguous in the guest are one write), zero ranges coalesced, and compressed clusters
 /// gathered into batches that a worker decompresses.
-final class Qcow2StreamOutput {
+final class Qcow2StreamOutput: Qcow2GuestOutput {
     private let submit: (Qcow2TransferJob) throws -> Void
     private let name: String
     private let clusterSize: Int

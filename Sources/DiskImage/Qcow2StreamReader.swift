@@ -43,8 +43,10 @@ public final class Qcow2StreamReader: DiskImageReader, Qcow2HeaderProviding {
             return { job in try worker.run(job) }
         }
         do {
-            let session = Qcow2StreamSession(header: header, name: name, stream: stream, scratch: scratch) { try pool.submit($0) }
-            try session.run()
+            let session = Qcow2StreamSession(header: header, name: name, scratch: scratch, shared: Qcow2StreamCoordinator()) {
+                try pool.submit($0)
+            }
+            try session.run(stream)
         } catch {
             pool.fail(error)
             try? pool.finish()

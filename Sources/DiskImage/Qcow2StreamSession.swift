@@ -7,32 +7,25 @@ import DiskImportCore
 /// from the window (still in memory) or the scratch file, or fails with "scratch space required".
 /// Every guest range ends up written exactly once: as data, or as zeros (unallocated and zero clusters, and
 /// anything mapped past the end of the image, which qemu reads as zeros).
-final class Qcow2StreamSession {
-    private let header: Qcow2Header
-    private let name: String
+///
+/// One thread at a time uses it: the reader's, or in turn the xz block workers' (`Qcow2StreamCoordinator`).
+final class Qcow2StreamSession: @unchecked Sendable {
+    private let layout: Qcow2StreamLayout
     private let window: Qcow2StreamWindow
     private let scratch: Qcow2StreamScratch
     private let output: Qcow2StreamOutput
-    private let decoder: Qcow2EntryDecoder
+    private let shared: Qcow2StreamCoordinator
 
-    private let clusterSize: UInt64
-    private let clusterBits: UInt32
-    private let l2Entries: Int
-    private let entryBytes: Int
-    private let bytesPerL1Entry: UInt64
-    private let guestSize: UInt64
-    private let l1Range: Range<UInt64>
-    private let refcountTableRange: Range<UInt64>
-
-    private var map = Qcow2StreamMap()
     private var processed: UInt64 = 0
     private var l1Seen = 0
-    private var refcountBlocks: Set<UInt64> = []
     private var active: [Active] = []
     /// One cluster each: an L2 table that must be zero-filled or fetched from behind the stream, and a data
     /// cluster fetched from behind the stream while that table is being read.
     private let table: UnsafeMutableRawBufferPointer
     private let dataCluster: UnsafeMutableRawBufferPointer
+
+    private var name: String { layout.name }
+    private var clusterSize: UInt64 { layout.clusterSize }
 
     /// A compressed cluster whose bytes the stream is passing. `prefix` holds the bytes before `resume` when they
     /// came from behind the stream; otherwise `resume` is its start and the window keeps everything from there.
@@ -42,26 +35,20 @@ final class Qcow2StreamSession {
         var resume: UInt64
     }
 
-    init(header: Qcow2Header, name: String, stream: ByteStream, scratch: Qcow2StreamScratch,
+    /// `shared` holds the map; other threads may place clusters ahead of the session through it (`skip(to:)`).
+    init(header: Qcow2Header, name: String, scratch: Qcow2StreamScratch, shared: Qcow2StreamCoordinator,
          submit: @escaping (Qcow2TransferJob) throws -> Void) {
-        self.header = header
-        self.name = name
+        layout = Qcow2StreamLayout(header: header, name: name)
         self.scratch = scratch
-        clusterSize = header.clusterSize
-        clusterBits = header.clusterBits
-        l2Entries = 1 << Int(header.l2Bits)
-        entryBytes = Int(header.l2EntryBytes)
-        bytesPerL1Entry = header.bytesPerL1Entry
-        guestSize = header.guestSize
-        l1Range = header.l1TableOffset..<header.l1TableOffset + UInt64(header.l1Size) * 8
-        refcountTableRange = header.refcountTableOffset..<header.refcountTableOffset + UInt64(header.refcountTableClusters) * clusterSize
-        decoder = Qcow2EntryDecoder(header: header, name: name)
-        let chunk = max(1 << 20, Int(clusterSize))
-        // Kept behind the newest chunk: at most an unfinished compressed cluster (two clusters plus a sector).
-        window = Qcow2StreamWindow(stream: stream, chunkSize: chunk, retainable: 3 * Int(clusterSize) + 4096)
-        output = Qcow2StreamOutput(name: name, clusterSize: Int(clusterSize), compressionType: header.compressionType, submit: submit)
-        table = .allocate(byteCount: Int(clusterSize), alignment: 64)
-        dataCluster = .allocate(byteCount: Int(clusterSize), alignment: 64)
+        self.shared = shared
+        let clusterSize = Int(header.clusterSize)
+        let chunk = max(1 << 20, clusterSize)
+        // Kept behind the newest chunk: at most an unfinished compressed cluster (two clusters plus a sector) and a
+        // cluster not complete yet.
+        window = Qcow2StreamWindow(chunkSize: chunk, retainable: 3 * clusterSize + 4096)
+        output = Qcow2StreamOutput(name: name, clusterSize: clusterSize, compressionType: header.compressionType, submit: submit)
+        table = .allocate(byteCount: clusterSize, alignment: 64)
+        dataCluster = .allocate(byteCount: clusterSize, alignment: 64)
     }
 
     deinit {
@@ -69,22 +56,81 @@ final class Qcow2StreamSession {
         dataCluster.deallocate()
     }
 
-    func run() throws {
+    /// Reads the whole image from `stream` and finishes.
+    func run(_ stream: ByteStream) throws {
         while true {
-            let keep = active.reduce(processed) { min($0, $1.resume) }
-            let range = try window.advance(keeping: keep)
-            if range.isEmpty { break }
-            var host = range.lowerBound
-            while host < range.upperBound {
-                let count = min(clusterSize, range.upperBound - host)
-                processed = host + count
-                try processCluster(at: host, count: Int(count))
-                try completeActive()
-                host += count
-            }
+            let range = try window.advance(keeping: keepFrom) { try stream.readFully(into: $0) }
+            try processWholeClusters()
+            if range.count < window.chunkSize { break }
         }
         try finish()
+    }
+
+    /// Takes the image bytes at `offset`, which must be where the bytes so far end.
+    func feed(_ bytes: UnsafeRawBufferPointer, at offset: UInt64) throws {
+        precondition(offset == window.end, "qcow2 stream: bytes at \(offset) fed at \(window.end)")
+        var rest = bytes
+        while !rest.isEmpty {
+            let range = try window.advance(keeping: keepFrom) { space in
+                let n = min(space.count, rest.count)
+                space.baseAddress!.copyMemory(from: rest.baseAddress!, byteCount: n)
+                rest = UnsafeRawBufferPointer(rebasing: rest[n...])
+                return n
+            }
+            precondition(!range.isEmpty)
+            try processWholeClusters()
+        }
+    }
+
+    /// Moves past image bytes up to `offset` that another thread placed (plain clusters whose mapping it took from
+    /// the map, L2 tables it read, refcount blocks). Anything mapped there since is a second reference to a cluster
+    /// already gone: refused, never placed from the wrong bytes.
+    func skip(to offset: UInt64) throws {
+        guard offset > window.end else { return }
+        guard window.end == processed, offset % clusterSize == 0 else {
+            throw DiskImportError.corrupt("\(name): qcow2 stream: a cluster was placed out of turn at 0x\(String(processed, radix: 16))")
+        }
+        if let item = active.first(where: { $0.target.end > processed }) {
+            throw DiskImportError.corrupt("\(name): qcow2: the compressed cluster at 0x\(String(item.target.cluster.hostOffset, radix: 16)) overlaps a cluster holding other data")
+        }
+        let stale: UInt64? = shared.withMap { map, _ in
+            var host = processed
+            while host < offset {
+                if map.mapsAnything(at: host, clusterIndex: host >> UInt64(layout.clusterBits)) { return host }
+                host += clusterSize
+            }
+            return nil
+        }
+        if let stale {
+            throw DiskImportError(.scratchRequired, "\(name): qcow2: the cluster at host offset 0x\(String(stale, radix: 16)) is referenced again after it was placed; convert with DISKIMPORT_XZ_PARALLEL=0 and --scratch DIR")
+        }
+        active = []
+        processed = offset
+        window.restart(at: offset)
+    }
+
+    /// The image has ended: places what is left and hands over every job.
+    func finish() throws {
+        if processed < window.end {
+            let count = window.end - processed
+            processed = window.end
+            try processCluster(at: window.end - count, count: Int(count))
+            try completeActive()
+        }
+        try finishMappings()
         try output.flush()
+    }
+
+    /// The window keeps what the unfinished compressed clusters and the next cluster still need.
+    private var keepFrom: UInt64 { active.reduce(processed) { min($0, $1.resume) } }
+
+    private func processWholeClusters() throws {
+        while window.end - processed >= clusterSize {
+            let host = processed
+            processed += clusterSize
+            try processCluster(at: host, count: Int(clusterSize))
+            try completeActive()
+        }
     }
 
     // MARK: - One cluster of the stream
@@ -93,33 +139,39 @@ final class Qcow2StreamSession {
         let bytes = window.bytes(host..<host + UInt64(count))
         let range = host..<host + UInt64(count)
         var known = host < clusterSize  // the header
-        if range.overlaps(l1Range) {
+        if range.overlaps(layout.l1Range) {
             known = true
-            try parseL1(range.clamped(to: l1Range))
+            try parseL1(range.clamped(to: layout.l1Range))
         }
-        if range.overlaps(refcountTableRange) {
+        if range.overlaps(layout.refcountTableRange) {
             known = true
-            let part = range.clamped(to: refcountTableRange)
-            var offset = part.lowerBound
-            while offset + 8 <= part.upperBound {
-                let entry = UInt64(bigEndian: window.bytes(offset..<offset + 8).loadUnaligned(as: UInt64.self)) & ~511
-                if entry != 0 { refcountBlocks.insert(entry) }
-                offset += 8
+            let part = range.clamped(to: layout.refcountTableRange)
+            shared.withMap { map, _ in
+                var offset = part.lowerBound
+                while offset + 8 <= part.upperBound {
+                    let entry = UInt64(bigEndian: window.bytes(offset..<offset + 8).loadUnaligned(as: UInt64.self)) & ~511
+                    if entry != 0 { map.refcountBlocks.insert(entry) }
+                    offset += 8
+                }
             }
         }
-        if !refcountBlocks.isEmpty && refcountBlocks.contains(host) { known = true }
-        let l1Indices = map.takeL2(at: host)
+        let (isRefcountBlock, l1Indices, plain, compressed) = shared.withMap { map, _ in
+            let plain = map.takePlain(at: host).map { [$0] + map.takeExtraPlain(at: host) } ?? []
+            return (!map.refcountBlocks.isEmpty && map.refcountBlocks.contains(host), map.takeL2(at: host), plain,
+                    map.takeCompressed(startingInCluster: host >> UInt64(layout.clusterBits)))
+        }
+        if isRefcountBlock { known = true }
         if !l1Indices.isEmpty {
             known = true
             let entries = zeroFilledCluster(bytes)
             for index in l1Indices { try parseL2(entries, l1Index: index, tableOffset: host) }
+            shared.mapChanged()
         }
-        if let target = map.takePlain(at: host) {
+        for target in plain {
             known = true
-            try writePlain(target, bytes)
-            for extra in map.takeExtraPlain(at: host) { try writePlain(extra, bytes) }
+            try layout.writePlain(target, bytes, to: output)
         }
-        for target in map.takeCompressed(startingInCluster: host >> UInt64(clusterBits)) {
+        for target in compressed {
             active.append(Active(target: target, prefix: nil, resume: target.cluster.hostOffset))
         }
         // Anything else may be referenced by a table further on: keep it. A cluster covered by compressed clusters
@@ -129,24 +181,25 @@ final class Qcow2StreamSession {
     }
 
     private func parseL1(_ part: Range<UInt64>) throws {
+        defer { shared.mapChanged() }
         var offset = part.lowerBound
         while offset < part.upperBound {
-            let index = Int((offset - l1Range.lowerBound) / 8)
+            let index = Int((offset - layout.l1Range.lowerBound) / 8)
             var raw: UInt64 = 0
             let available = window.bytes(offset..<min(offset + 8, part.upperBound))
             for byte in available { raw = raw << 8 | UInt64(byte) }
             raw <<= UInt64(8 * (8 - available.count))  // an entry cut by the end of the file ends in zeros
             offset += 8
             l1Seen = index + 1
-            let guest = UInt64(index) * bytesPerL1Entry
-            guard guest < guestSize else { continue }
+            let guest = UInt64(index) * layout.bytesPerL1Entry
+            guard guest < layout.guestSize else { continue }
             let l2Offset = raw & Qcow2EntryDecoder.offsetMask
             if l2Offset == 0 {
-                try output.zeros(guest: guest, length: min(bytesPerL1Entry, guestSize - guest))
+                try output.zeros(guest: guest, length: min(layout.bytesPerL1Entry, layout.guestSize - guest))
             } else if l2Offset & (clusterSize - 1) != 0 {
                 throw DiskImportError.corrupt("\(name): qcow2: L2 table offset 0x\(String(l2Offset, radix: 16)) (L1 index \(index)) is not aligned to the cluster size")
             } else if l2Offset >= processed {
-                try map.addL2(at: l2Offset, l1Index: index)
+                try shared.withMap { map, _ in try map.addL2(at: l2Offset, l1Index: index) }
             } else {
                 try fetch(l2Offset..<l2Offset + clusterSize, into: table, what: "L2 table")
                 try parseL2(UnsafeRawBufferPointer(table), l1Index: index, tableOffset: l2Offset)
@@ -155,24 +208,11 @@ final class Qcow2StreamSession {
     }
 
     private func parseL2(_ entries: UnsafeRawBufferPointer, l1Index: Int, tableOffset: UInt64) throws {
-        let base = UInt64(l1Index) * bytesPerL1Entry
-        for index in 0..<l2Entries {
-            let guest = base + UInt64(index) * clusterSize
-            guard guest < guestSize else { break }
-            let length = min(clusterSize, guestSize - guest)
-            let entry = UInt64(bigEndian: entries.loadUnaligned(fromByteOffset: index * entryBytes, as: UInt64.self))
-            let bitmap = entryBytes == 16 ? UInt64(bigEndian: entries.loadUnaligned(fromByteOffset: index * 16 + 8, as: UInt64.self)) : 0
-            switch try decoder.decode(entry, bitmap: bitmap, where: "L2 table at 0x\(String(tableOffset, radix: 16)) entry \(index)") {
-            case .unallocated, .zero:
-                try output.zeros(guest: guest, length: length)
-            case .data(let host):
-                try place(Qcow2StreamMap.PlainTarget(guest: guest, allocated: .max), host: host)
-            case .subclusters(let host, let allocated, _):
-                // No backing file here: subclusters that are not allocated read as zeros.
-                try forEachSubclusterRun(of: ~allocated, guest: guest, length: length) { try output.zeros(guest: $0, length: $1) }
-                if allocated != 0 { try place(Qcow2StreamMap.PlainTarget(guest: guest, allocated: allocated), host: host) }
-            case .compressed(let cluster):
-                try place(Qcow2StreamMap.CompressedTarget(cluster: cluster, guest: guest, length: Int(length)))
+        try layout.forEachEntry(of: entries, l1Index: l1Index, tableOffset: tableOffset) { entry in
+            switch entry {
+            case .zeros(let guest, let length): try output.zeros(guest: guest, length: length)
+            case .plain(let target, let host): try place(target, host: host)
+            case .compressed(let target): try place(target)
             }
         }
     }
@@ -180,48 +220,19 @@ final class Qcow2StreamSession {
     // MARK: - Placing data
 
     private func place(_ target: Qcow2StreamMap.PlainTarget, host: UInt64) throws {
-        if host >= processed { return try map.addPlain(at: host, target) }
+        if host >= processed { return try shared.withMap { map, _ in try map.addPlain(at: host, target) } }
         try fetch(host..<host + clusterSize, into: dataCluster, what: "data cluster")
-        try writePlain(target, UnsafeRawBufferPointer(dataCluster))
+        try layout.writePlain(target, UnsafeRawBufferPointer(dataCluster), to: output)
     }
 
     private func place(_ target: Qcow2StreamMap.CompressedTarget) throws {
         let start = target.cluster.hostOffset
-        if start >= processed { return try map.addCompressed(target, clusterBits: clusterBits) }
+        if start >= processed { return try shared.withMap { map, _ in try map.addCompressed(target, clusterBits: layout.clusterBits) } }
         let prefix = Qcow2OwnedBuffer(capacity: target.cluster.length)
         let have = min(target.end, processed)
         try fetch(start..<have, into: UnsafeMutableRawBufferPointer(rebasing: prefix.bytes[..<Int(have - start)]), what: "compressed cluster")
         let item = Active(target: target, prefix: prefix, resume: have)
         if target.end <= processed { try emit(item) } else { active.append(item) }
-    }
-
-    /// Writes a plain cluster's guest bytes; `bytes` may be short of a cluster at the end of the stream (zeros follow).
-    private func writePlain(_ target: Qcow2StreamMap.PlainTarget, _ bytes: UnsafeRawBufferPointer) throws {
-        let length = min(clusterSize, guestSize - target.guest)
-        try forEachSubclusterRun(of: target.allocated, guest: target.guest, length: length) { guest, count in
-            let start = Int(guest - target.guest)
-            let inStream = max(0, min(bytes.count - start, Int(count)))
-            if inStream > 0 { try output.data(UnsafeRawBufferPointer(rebasing: bytes[start..<start + inStream]), guest: guest) }
-            if inStream < Int(count) { try output.zeros(guest: guest + UInt64(inStream), length: count - UInt64(inStream)) }
-        }
-    }
-
-    /// Calls `body` for each run of subclusters whose bit is set in `mask` (a cluster is 32 subclusters with
-    /// extended L2; without, the mask is all ones), clipped to `length` bytes from `guest`.
-    private func forEachSubclusterRun(of mask: UInt32, guest: UInt64, length: UInt64,
-                                      _ body: (UInt64, UInt64) throws -> Void) throws {
-        if mask == .max { return try body(guest, length) }
-        guard mask != 0 else { return }
-        let subcluster = clusterSize / 32
-        var bit = 0
-        while bit < 32 {
-            guard mask >> UInt32(bit) & 1 != 0 else { bit += 1; continue }
-            var end = bit + 1
-            while end < 32 && mask >> UInt32(end) & 1 != 0 { end += 1 }
-            let from = UInt64(bit) * subcluster, to = min(UInt64(end) * subcluster, length)
-            if from < to { try body(guest + from, to - from) }
-            bit = end
-        }
     }
 
     // MARK: - Compressed clusters
@@ -306,29 +317,24 @@ final class Qcow2StreamSession {
     }
 
     /// The stream has ended: whatever is still mapped ahead of it lies past the end of the image.
-    private func finish() throws {
+    private func finishMappings() throws {
         for item in active { try emit(item) }
         active = []
+        let map = shared.withMap { map, _ in map }
         if let target = map.compressed.values.first?.first {
             throw DiskImportError.corrupt("\(name): qcow2: compressed cluster for guest offset \(target.guest) lies at 0x\(String(target.cluster.hostOffset, radix: 16)), past the end of the image (\(processed) bytes)")
         }
-        for (_, target) in map.plain { try zerosForPlain(target) }
-        for (_, targets) in map.extraPlain { for target in targets { try zerosForPlain(target) } }
+        for (_, target) in map.plain { try layout.zerosForPlain(target, to: output) }
+        for (_, targets) in map.extraPlain { for target in targets { try layout.zerosForPlain(target, to: output) } }
         for (_, indices) in map.l2Tables {
             for index in indices { try zerosForL1Entry(index) }
         }
-        let needed = Int((guestSize + bytesPerL1Entry - 1) / bytesPerL1Entry)
+        let needed = Int((layout.guestSize + layout.bytesPerL1Entry - 1) / layout.bytesPerL1Entry)
         if l1Seen < needed { for index in l1Seen..<needed { try zerosForL1Entry(index) } }
     }
 
-    private func zerosForPlain(_ target: Qcow2StreamMap.PlainTarget) throws {
-        try forEachSubclusterRun(of: target.allocated, guest: target.guest, length: min(clusterSize, guestSize - target.guest)) {
-            try output.zeros(guest: $0, length: $1)
-        }
-    }
-
     private func zerosForL1Entry(_ index: Int) throws {
-        let guest = UInt64(index) * bytesPerL1Entry
-        if guest < guestSize { try output.zeros(guest: guest, length: min(bytesPerL1Entry, guestSize - guest)) }
+        let guest = UInt64(index) * layout.bytesPerL1Entry
+        if guest < layout.guestSize { try output.zeros(guest: guest, length: min(layout.bytesPerL1Entry, layout.guestSize - guest)) }
     }
 }

@@ -77,8 +77,11 @@ public final class XzParallelRawReader: DiskImageReader, DecodedSizeLimit {
                 if let uncompressed = block.uncompressedSize, let size = block.dataSize, size <= UInt64(Self.bufferBudget) {
                     try admit(end: block.decodedOffset.addingReportingOverflow(uncompressed))
                     let pool = try workers ?? XzBlockWorkers(
-                        threads: workerCount(decoderMemory: block.memoryUsage), bufferBudget: Self.bufferBudget,
-                        chunkSize: Self.chunkSize, sink: sink, progress: progress)
+                        threads: XzBlockWorkers.count(threads: threads, decoderMemory: block.memoryUsage, chunkSize: Self.chunkSize,
+                                                      memoryBudget: Self.workerMemoryBudget),
+                        bufferBudget: Self.bufferBudget, chunkSize: Self.chunkSize) {
+                        XzRawBlockWriter(sink: sink, progress: progress)
+                    }
                     workers = pool
                     try pool.submit(block, from: splitter)
                 } else {
@@ -113,10 +116,26 @@ public final class XzParallelRawReader: DiskImageReader, DecodedSizeLimit {
             throw DiskImportError(.limit, "decompressed data exceeds \(limit) bytes" + (limitReason.map { " (\($0))" } ?? ""))
         }
     }
+}
 
-    /// As many of `threads` as `workerMemoryBudget` allows for decoders needing `decoderMemory` each.
-    private func workerCount(decoderMemory: UInt64) -> Int {
-        let perWorker = max(1, decoderMemory + UInt64(Self.chunkSize))
-        return max(1, min(threads, Int(Self.workerMemoryBudget / perWorker)))
+/// A raw image's block output goes straight to its offset in the target.
+final class XzRawBlockWriter: XzBlockConsumer {
+    private let sink: ExtentSink
+    private let progress: TransferProgress
+
+    init(sink: ExtentSink, progress: TransferProgress) {
+        self.sink = sink
+        self.progress = progress
     }
+
+    func begin(_ block: XzBlock) {}
+
+    func consume(_ bytes: UnsafeRawBufferPointer, at offset: UInt64) throws {
+        try sink.write(bytes, at: offset)
+        progress.addGuestBytes(UInt64(bytes.count))
+    }
+
+    func end(_ block: XzBlock) {}
+
+    func abandon(because error: any Error) {}
 }
