@@ -173,3 +173,7 @@ int clinux_cleanup_register(const char *path) {
 void clinux_cleanup_unregister(int slot) {
     if (slot >= 0 && slot < cleanup_slots) atomic_store(&cleanup_state[slot], slot_free);
 }
+
+int clinux_start_writeback(int fd) {
+    return sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE);
+}

@@ -29,7 +29,8 @@ public final class Converter {
             let (reader, layers) = try openReader()
             progress.setGuestTotal(reader.virtualSize ?? request.requestedSize ?? 0)
             let options = TargetOptions(virtualSize: reader.virtualSize, requestedSize: request.requestedSize,
-                                        overhead: request.filesystemOverhead, preallocation: request.preallocation)
+                                        overhead: request.filesystemOverhead, preallocation: request.preallocation,
+                                        durable: request.sync)
             let target = try TargetOpener.open(path: request.target, options: options, progress: progress)
             if let capacity = Self.capacity(of: target) {
                 decodedLimit?.tighten(to: capacity, reason: "what \(target.path) can hold")

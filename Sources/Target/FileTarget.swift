@@ -30,6 +30,9 @@ public final class FileTarget: DiskTarget, @unchecked Sendable {
     private let reflink: Reflink
     private let cleanup: InterruptCleanup
     private let state = Mutex(State.writing)
+    /// Whether the import ends with an fsync, and the bytes stored since writeback was last started.
+    private let writeBackEarly: Bool
+    private let unsynced = Atomic<UInt64>(0)
 
     private enum State { case writing, finished, committed, aborted }
 
@@ -37,13 +40,20 @@ public final class FileTarget: DiskTarget, @unchecked Sendable {
     /// written from the mapping with pwrite(2), which costs less per call.
     static let kernelCopyThreshold: UInt64 = 1 << 20
 
+    /// With `writeBackEarly`, writeback of the file starts whenever this much more has been stored. The page cache
+    /// otherwise holds it all (the kernel starts on its own only at 10% of RAM dirty), and the final fsync writes it
+    /// out while nothing else runs. Measured on a 4 GiB qcow2.xz (1.1 GB of data, ext4): fsync 1.3 s without, 0.7 s
+    /// every 32 MiB, 0.2-0.3 s every 8 MiB; the transfer itself took 6.05 s in all three.
+    static let writebackInterval: UInt64 = 8 << 20
+
     /// Creates the temporary file for `finalPath` (what the user's `path` resolves to), sized to `virtualSize`
     /// when it is known, all holes. `space` caps the size and decides the final length; `blockSize` is the
     /// filesystem's (f_bsize), the alignment of reflink clones.
     public init(path: String, finalPath: String, virtualSize: UInt64?, space: SpacePlan, blockSize: UInt64,
                 preallocation: PreallocationMode, progress: TransferProgress,
-                permissions: FilePermissions = [.ownerReadWrite, .groupReadWrite]) throws {
+                permissions: FilePermissions = [.ownerReadWrite, .groupReadWrite], writeBackEarly: Bool = false) throws {
         self.path = path
+        self.writeBackEarly = writeBackEarly
         self.finalPath = finalPath
         self.space = space
         self.preallocation = preallocation
@@ -168,8 +178,21 @@ public final class FileTarget: DiskTarget, @unchecked Sendable {
     }
 
     private func account(written: UInt64, holes: UInt64) {
-        if written > 0 { progress.addWrittenBytes(written) }
+        if written > 0 {
+            progress.addWrittenBytes(written)
+            startWritebackEvery(written)
+        }
         if holes > 0 { progress.addHoleBytes(holes) }
+    }
+
+    /// Starts writeback of the file (sync_file_range(2), not waiting) each time `writebackInterval` more bytes have
+    /// been stored, so that the disk writes while the import decodes. Best effort: the fsync at the end is what counts.
+    private func startWritebackEvery(_ written: UInt64) {
+        guard writeBackEarly else { return }
+        let total = unsynced.add(written, ordering: .relaxed).newValue
+        if total >= Self.writebackInterval, unsynced.compareExchange(expected: total, desired: 0, ordering: .relaxed).exchanged {
+            _ = clinux_start_writeback(fd.rawValue)
+        }
     }
 
     /// Sets the final length (the guest size, grown by the space rules) and preallocates it as asked.

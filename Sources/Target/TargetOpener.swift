@@ -13,13 +13,16 @@ public struct TargetOptions: Sendable {
     public var requestedSize: UInt64?
     public var overhead: FilesystemOverhead
     public var preallocation: PreallocationMode
+    /// The import ends with an fsync: a file target starts writing its data back as it goes (see `FileTarget`).
+    public var durable: Bool
 
     public init(virtualSize: UInt64?, requestedSize: UInt64? = nil, overhead: FilesystemOverhead = .standard,
-                preallocation: PreallocationMode = .off) {
+                preallocation: PreallocationMode = .off, durable: Bool = false) {
         self.virtualSize = virtualSize
         self.requestedSize = requestedSize
         self.overhead = overhead
         self.preallocation = preallocation
+        self.durable = durable
     }
 }
 
@@ -60,7 +63,8 @@ public enum TargetOpener {
         let space = SpacePlan(free: filesystem.availableBytes, requested: options.requestedSize, overhead: options.overhead)
         if let size = options.virtualSize { try space.check(virtualSize: size, target: path) }
         return try FileTarget(path: path, finalPath: finalPath, virtualSize: options.virtualSize, space: space,
-                              blockSize: filesystem.blockSize, preallocation: options.preallocation, progress: progress)
+                              blockSize: filesystem.blockSize, preallocation: options.preallocation, progress: progress,
+                              writeBackEarly: options.durable)
     }
 
     private static func checkDirectory(of path: String) throws {

@@ -37,6 +37,10 @@ int clinux_block_sector_size(int fd, int *size);
 /// statfs(2): free bytes available to unprivileged users (f_bavail * f_bsize), the filesystem type, and block size.
 int clinux_statfs(const char *path, uint64_t *available_bytes, int64_t *fs_type, uint64_t *block_size);
 
+/// sync_file_range(2) of the whole file with SYNC_FILE_RANGE_WRITE: starts writeback of its dirty pages, without
+/// waiting for it. Returns 0 or -1 with errno.
+int clinux_start_writeback(int fd);
+
 /// open(2) flag O_DIRECT.
 extern const int clinux_o_direct;
 
