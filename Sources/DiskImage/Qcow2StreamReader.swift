@@ -43,7 +43,7 @@ public final class Qcow2StreamReader: DiskImageReader, Qcow2HeaderProviding {
             return { job in try worker.run(job) }
         }
         do {
-            let session = Qcow2StreamSession(header: header, name: name, scratch: scratch, shared: Qcow2StreamCoordinator()) {
+            let session = try Qcow2StreamSession(header: header, name: name, scratch: scratch, shared: Qcow2StreamCoordinator()) {
                 try pool.submit($0)
             }
             try session.run(stream)

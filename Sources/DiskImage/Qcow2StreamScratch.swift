@@ -40,10 +40,11 @@ final class Qcow2StreamScratch {
     /// Whether a scratch file backs the memory tier.
     var isAvailable: Bool { file != nil }
 
-    init(directory: String?, clusterSize: Int) throws {
+    /// `memoryBytes`: the memory tier's size.
+    init(directory: String?, clusterSize: Int, memoryBytes: Int = Qcow2StreamScratch.memoryBytes) throws {
         self.directory = directory
         self.clusterSize = clusterSize
-        let slots = max(4, Self.memoryBytes / clusterSize)
+        let slots = max(4, memoryBytes / clusterSize)
         memory = .allocate(byteCount: slots * clusterSize, alignment: 4096)
         slotHost = [UInt64](repeating: .max, count: slots)
         slotLength = [Int](repeating: 0, count: slots)

@@ -13,6 +13,10 @@ final class Qcow2StreamSession: @unchecked Sendable {
     private let layout: Qcow2StreamLayout
     private let window: Qcow2StreamWindow
     private let scratch: Qcow2StreamScratch
+    /// Clusters the stream passed while compressed clusters were being read through them, in memory only: their
+    /// bytes past the compressed data are usually the start of further compressed clusters, which a table arriving
+    /// a little later may map (qemu-img packs compressed clusters without regard to cluster boundaries).
+    private let recentCompressed: Qcow2StreamScratch
     private let output: Qcow2StreamOutput
     private let shared: Qcow2StreamCoordinator
 
@@ -37,11 +41,12 @@ final class Qcow2StreamSession: @unchecked Sendable {
 
     /// `shared` holds the map; other threads may place clusters ahead of the session through it (`skip(to:)`).
     init(header: Qcow2Header, name: String, scratch: Qcow2StreamScratch, shared: Qcow2StreamCoordinator,
-         submit: @escaping (Qcow2TransferJob) throws -> Void) {
+         submit: @escaping (Qcow2TransferJob) throws -> Void) throws {
         layout = Qcow2StreamLayout(header: header, name: name)
         self.scratch = scratch
         self.shared = shared
         let clusterSize = Int(header.clusterSize)
+        recentCompressed = try Qcow2StreamScratch(directory: nil, clusterSize: clusterSize, memoryBytes: Self.recentCompressedBytes)
         let chunk = max(1 << 20, clusterSize)
         // Kept behind the newest chunk: at most an unfinished compressed cluster (two clusters plus a sector) and a
         // cluster not complete yet.
@@ -55,6 +60,8 @@ final class Qcow2StreamSession: @unchecked Sendable {
         table.deallocate()
         dataCluster.deallocate()
     }
+
+    static let recentCompressedBytes = 4 << 20
 
     /// Reads the whole image from `stream` and finishes.
     func run(_ stream: ByteStream) throws {
@@ -175,9 +182,11 @@ final class Qcow2StreamSession: @unchecked Sendable {
             active.append(Active(target: target, prefix: nil, resume: target.cluster.hostOffset))
         }
         // Anything else may be referenced by a table further on: keep it. A cluster covered by compressed clusters
-        // being read is not kept; should a later table point into one (a compressed cluster starting in the shared
-        // last sector of another), the fetch fails loudly, never with wrong bytes.
-        if !known && !coveredByActive(range) { try scratch.keep(bytes, host: host) }
+        // being read is kept for a while in memory only; should a table point into one (a compressed cluster starting
+        // in the shared last sector of another) after it is dropped, the fetch fails loudly, never with wrong bytes.
+        if !known {
+            if coveredByActive(range) { try recentCompressed.keep(bytes, host: host) } else { try scratch.keep(bytes, host: host) }
+        }
     }
 
     private func parseL1(_ part: Range<UInt64>) throws {
@@ -291,7 +300,7 @@ final class Qcow2StreamSession: @unchecked Sendable {
         if position < window.start {
             let part = position..<min(available, window.start)
             let target = UnsafeMutableRawBufferPointer(rebasing: destination[..<part.count])
-            guard try scratch.read(part, into: target) else {
+            guard try readKept(part, into: target) else {
                 if scratch.isAvailable {
                     throw DiskImportError.corrupt("\(name): qcow2: the \(what) at 0x\(String(range.lowerBound, radix: 16)) lies in a cluster the stream passed as metadata")
                 }
@@ -307,6 +316,19 @@ final class Qcow2StreamSession: @unchecked Sendable {
         if filled < range.count {
             UnsafeMutableRawBufferPointer(rebasing: destination[filled..<range.count]).initializeMemory(as: UInt8.self, repeating: 0)
         }
+    }
+
+    /// Reads image bytes `range` back from the clusters kept in scratch or among the recent compressed ones; false
+    /// when some of them were not kept.
+    private func readKept(_ range: Range<UInt64>, into destination: UnsafeMutableRawBufferPointer) throws -> Bool {
+        var position = range.lowerBound
+        while position < range.upperBound {
+            let end = min(range.upperBound, (position / clusterSize + 1) * clusterSize)
+            let part = UnsafeMutableRawBufferPointer(rebasing: destination[Int(position - range.lowerBound)..<Int(end - range.lowerBound)])
+            guard try scratch.read(position..<end, into: part) || recentCompressed.read(position..<end, into: part) else { return false }
+            position = end
+        }
+        return true
     }
 
     private func zeroFilledCluster(_ bytes: UnsafeRawBufferPointer) -> UnsafeRawBufferPointer {

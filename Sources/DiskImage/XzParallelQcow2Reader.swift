@@ -49,7 +49,7 @@ public final class XzParallelQcow2Reader: DiskImageReader, Qcow2HeaderProviding 
             let worker = Qcow2TransferWorker(sink: sink, progress: progress)
             return { job in try worker.run(job) }
         }
-        let session = Qcow2StreamSession(header: header, name: name, scratch: scratch, shared: shared) { try transfers.submit($0) }
+        let session = try Qcow2StreamSession(header: header, name: name, scratch: scratch, shared: shared) { try transfers.submit($0) }
         let layout = Qcow2StreamLayout(header: header, name: name)
         // A cluster is never split between chunks, so that a worker can place it from its chunk.
         let chunkSize = max(XzParallelRawReader.chunkSize, Int(header.clusterSize))
