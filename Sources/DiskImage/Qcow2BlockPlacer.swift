@@ -29,7 +29,7 @@ final class Qcow2BlockPlacer: XzBlockConsumer {
     }
 
     func begin(_ block: XzBlock) {
-        ticket = shared.ticket(startingAt: block.decodedOffset)
+        ticket = shared.claimTicket(startingAt: block.decodedOffset)
         holdsSession = false
     }
 

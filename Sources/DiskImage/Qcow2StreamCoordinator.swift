@@ -19,8 +19,8 @@ final class Qcow2StreamCoordinator: @unchecked Sendable {
     // Guarded by `mutex`:
     private var map = Qcow2StreamMap()
     private var version: UInt64 = 0
-    /// Registered blocks the session has not consumed yet: ticket -> (image offsets, placed completely).
-    private var blocks: [Int: (range: Range<UInt64>, done: Bool)] = [:]
+    /// Registered blocks the session has not consumed yet: ticket -> (image offsets, a worker has it, placed completely).
+    private var blocks: [Int: (range: Range<UInt64>, claimed: Bool, done: Bool)] = [:]
     private var front = 0
     private var nextTicket = 0
     private var sessionBusy = false
@@ -62,17 +62,19 @@ final class Qcow2StreamCoordinator: @unchecked Sendable {
     func register(_ range: Range<UInt64>) {
         pthread_mutex_lock(mutex)
         defer { pthread_mutex_unlock(mutex) }
-        blocks[nextTicket] = (range, false)
+        blocks[nextTicket] = (range, false, false)
         nextTicket += 1
     }
 
-    /// The ticket of the registered block starting at image offset `start`.
-    func ticket(startingAt start: UInt64) -> Int {
+    /// Claims the ticket of the first unclaimed block starting at image offset `start` (blocks are decoded in the
+    /// order they were registered, and empty blocks share their start with the next).
+    func claimTicket(startingAt start: UInt64) -> Int {
         pthread_mutex_lock(mutex)
         defer { pthread_mutex_unlock(mutex) }
         var ticket = front
-        while let block = blocks[ticket], block.range.lowerBound != start { ticket += 1 }
+        while let block = blocks[ticket], block.claimed || block.range.lowerBound != start { ticket += 1 }
         precondition(blocks[ticket] != nil, "qcow2 stream: no block registered at \(start)")
+        blocks[ticket]!.claimed = true
         return ticket
     }
 
@@ -108,16 +110,12 @@ final class Qcow2StreamCoordinator: @unchecked Sendable {
         }
     }
 
-    /// Takes the session when no block is outstanding (the reader decodes a block itself once the workers are idle).
+    /// Takes the session once every registered block is consumed (the reader decodes a block itself).
     func takeIdleSession() throws {
-        pthread_mutex_lock(mutex)
-        defer { pthread_mutex_unlock(mutex) }
-        if cancelled { throw failure ?? Self.stopped }
-        precondition(front == nextTicket && !sessionBusy, "qcow2 stream: the session is taken while blocks are outstanding")
-        sessionBusy = true
+        _ = try wait(ticket: nextTicket) { false }
     }
 
-    /// Gives back the session taken with `takeIdleSession`.
+    /// Gives back the session taken with `takeIdleSession` (no ticket was registered meanwhile).
     func releaseIdleSession() {
         pthread_mutex_lock(mutex)
         sessionBusy = false

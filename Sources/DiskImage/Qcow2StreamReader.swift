@@ -28,10 +28,7 @@ public final class Qcow2StreamReader: DiskImageReader, Qcow2HeaderProviding {
         self.scratchDirectory = scratchDirectory
         self.threads = threads ?? WorkerPool<Qcow2TransferJob>.defaultThreadCount
         header = try Qcow2Header.read(from: stream, name: name)
-        try header.refuseExternalDataFile(name: name)
-        if let backing = header.extensions.backingFileName, !backing.isEmpty {
-            throw DiskImportError.unsupported("\(name): the qcow2 image has a backing file (\(backing)); backing files are only followed for plain local images")
-        }
+        try header.refuseWhatStreamsCannotResolve(name: name)
     }
 
     public func convert(to sink: ExtentSink, progress: TransferProgress) throws -> UInt64 {
@@ -54,5 +51,15 @@ public final class Qcow2StreamReader: DiskImageReader, Qcow2HeaderProviding {
         }
         try pool.finish()
         return header.guestSize
+    }
+}
+
+extension Qcow2Header {
+    /// Refuses an image read as a stream that needs another file: an external data file, a backing file.
+    func refuseWhatStreamsCannotResolve(name: String) throws {
+        try refuseExternalDataFile(name: name)
+        if let backing = extensions.backingFileName, !backing.isEmpty {
+            throw DiskImportError.unsupported("\(name): the qcow2 image has a backing file (\(backing)); backing files are only followed for plain local images")
+        }
     }
 }

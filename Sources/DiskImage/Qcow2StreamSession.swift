@@ -109,7 +109,7 @@ final class Qcow2StreamSession: @unchecked Sendable {
             return nil
         }
         if let stale {
-            throw DiskImportError(.scratchRequired, "\(name): qcow2: the cluster at host offset 0x\(String(stale, radix: 16)) is referenced again after it was placed; convert with DISKIMPORT_XZ_PARALLEL=0 and --scratch DIR")
+            throw DiskImportError.unsupported("\(name): qcow2: the cluster at host offset 0x\(String(stale, radix: 16)) is mapped again after it was written (a cluster shared by two tables); convert the decompressed image instead")
         }
         active = []
         processed = offset

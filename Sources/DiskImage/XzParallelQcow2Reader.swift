@@ -10,8 +10,9 @@ import DiskImportCore
 /// what it decodes at once (`Qcow2BlockPlacer`): in an image laid out as qemu-img writes it, every L2 table comes
 /// before the clusters it maps, so by the time a worker decodes a data cluster its mapping is nearly always known,
 /// or about to be, from a table in the same or an earlier block. What cannot be placed out of order goes through the
-/// streaming reader's session in image order (`Qcow2StreamSession`), so every image the streaming reader converts
-/// converts here to the same bytes, with the same scratch rules.
+/// streaming reader's session in image order (`Qcow2StreamSession`), so images convert here to the same bytes, with the
+/// same scratch rules, as front to back. One exception fails loudly instead: a data cluster shared by two L2 tables
+/// whose second table comes after a worker wrote the cluster (`Qcow2StreamSession.skip(to:)`).
 public final class XzParallelQcow2Reader: DiskImageReader, Qcow2HeaderProviding {
     public let header: Qcow2Header
     public var virtualSize: UInt64? { header.guestSize }
@@ -35,10 +36,7 @@ public final class XzParallelQcow2Reader: DiskImageReader, Qcow2HeaderProviding 
         self.scratchDirectory = scratchDirectory
         self.threads = max(1, threads ?? XzParallelRawReader.defaultThreadCount)
         self.memoryLimit = memoryLimit
-        try header.refuseExternalDataFile(name: name)
-        if let backing = header.extensions.backingFileName, !backing.isEmpty {
-            throw DiskImportError.unsupported("\(name): the qcow2 image has a backing file (\(backing)); backing files are only followed for plain local images")
-        }
+        try header.refuseWhatStreamsCannotResolve(name: name)
     }
 
     public func convert(to sink: ExtentSink, progress: TransferProgress) throws -> UInt64 {
