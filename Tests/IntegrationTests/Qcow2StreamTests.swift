@@ -71,13 +71,10 @@ import Testing
         try Harness.tool("gzip", "-k", image)
         let outputDir = dir.file("out")
         try FileManager.default.createDirectory(atPath: outputDir, withIntermediateDirectories: false)
-        let rss = dir.file("rss")
-        let result = try Harness.run("/usr/bin/time", ["-o", rss, "-f", "%M", "timeout", "60", Harness.binary, "convert",
-                                                       image + ".gz", outputDir + "/disk.img"])
+        let (result, maxRSSKiB) = try Harness.diskimportMeasured(["convert", image + ".gz", outputDir + "/disk.img"])
         #expect(result.status == 1, "\(malformed.name): exit \(result.status): \(result.stderr)")
         #expect(result.stderr.split(separator: "\n").count == 1, "\(malformed.name): \(result.stderr)")
         #expect(try FileManager.default.contentsOfDirectory(atPath: outputDir).isEmpty, "\(malformed.name): a target file was left behind")
-        let maxRSSKiB = Int(try String(contentsOfFile: rss, encoding: .utf8).split(separator: "\n").last ?? "") ?? .max
         #expect(maxRSSKiB < 128 << 10, "\(malformed.name): peak RSS \(maxRSSKiB) KiB")
     }
 
