@@ -132,7 +132,7 @@ public final class Converter {
                         decodedLimit = reader
                         return (reader, layers)
                     case .image(.qcow2):
-                        if let header = try Self.qcow2Header(xz: stream, name: name) {
+                        if let header = try Self.qcow2Header(xz: stream, sniffed: head, name: name) {
                             layers.append("qcow2")
                             return (try XzParallelQcow2Reader(stream: stream, header: header, name: name,
                                                               scratchDirectory: request.scratchDirectory), layers)
@@ -196,12 +196,12 @@ public final class Converter {
         return nil
     }
 
-    /// The header of the qcow2 image inside the .xz data next in `stream`, from its decoded first cluster; nil when
-    /// that cluster cannot be decoded from the bytes peeked (the image is then read through XzStream).
-    static func qcow2Header(xz stream: PeekableStream, name: String) throws -> Qcow2Header? {
-        guard let prefix = try decodedHead(xz: stream, count: 104) else { return nil }
-        let want = prefix.withUnsafeBytes { Qcow2Header.headLength(from: $0) }
-        guard let head = try decodedHead(xz: stream, count: want) else { return nil }
+    /// The header of the qcow2 image inside the .xz data next in `stream`, from its decoded first cluster (`sniffed`, its
+    /// decoded head, when that is long enough); nil when that cluster cannot be decoded from the bytes peeked (the image
+    /// is then read through XzStream).
+    static func qcow2Header(xz stream: PeekableStream, sniffed: [UInt8], name: String) throws -> Qcow2Header? {
+        let want = sniffed.withUnsafeBytes { Qcow2Header.headLength(from: $0) }
+        guard let head = want <= sniffed.count ? Array(sniffed[..<want]) : try decodedHead(xz: stream, count: want) else { return nil }
         return try head.withUnsafeBytes { try Qcow2Header(head: $0, fileLength: nil, name: name) }
     }
 
