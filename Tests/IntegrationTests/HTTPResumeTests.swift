@@ -11,8 +11,11 @@ struct HTTPResumeTests {
         let proxy = try FaultProxy(http.fixtures, target: try http.fixtures["FILES_PORT"], ["--cut-after", "1000000", "--cuts", "3"] + cut)
         let result = try http.convert(try http.files("private/disk.raw", port: String(proxy.port)), try http.trust + http.login + ["-v"])
         try http.expectIdentical(result)
+        // Three cut downloads, the one that finishes, and the ranged read of the raw image's last sector (the DMG check),
+        // whose kept-alive connection a resumed download may take over.
         let faults = proxy.connections.map { $0["fault"] as? String }
-        #expect(faults == ["cut", "cut", "cut", nil], "\(proxy.connections)")
+        #expect(faults.compactMap { $0 } == ["cut", "cut", "cut"], "\(proxy.connections)")
+        #expect((4...5).contains(faults.count), "\(proxy.connections)")
     }
 
     @Test func aCompressedSourceResumesToo() throws {
