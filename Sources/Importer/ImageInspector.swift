@@ -124,14 +124,18 @@ public struct ImageInfo: Sendable {
 /// download queue is small, so a multi-GiB `.qcow2.xz` costs a few hundred KiB of transfer before the source is
 /// dropped (which cancels the download). A qcow2 with a backing file is described, not refused: info only reads.
 public enum ImageInspector {
-    public static func inspect(_ source: String, network: HTTPOptions = HTTPOptions(), platform: RegistryPlatform? = nil) throws -> ImageInfo {
-        try inspect(try SourceOpener.open(SourceLocation(source), network: network, platform: platform, purpose: .inspect))
+    /// - Parameter assertedFormat: `-f FMT`: an error when the image is another format.
+    public static func inspect(_ source: String, network: HTTPOptions = HTTPOptions(), platform: RegistryPlatform? = nil,
+                               assertedFormat: String? = nil) throws -> ImageInfo {
+        try inspect(try SourceOpener.open(SourceLocation(source), network: network, platform: platform, purpose: .inspect),
+                    assertedFormat: assertedFormat)
     }
 
     /// Describes an opened source (a stream source included).
-    public static func inspect(_ source: any OpenedSource) throws -> ImageInfo {
+    public static func inspect(_ source: any OpenedSource, assertedFormat: String? = nil) throws -> ImageInfo {
         let actualSize = try source.localFile.map(allocatedBytes)
         let (format, layers, description) = try describe(source)
+        try format.check(asserted: assertedFormat, source: source.displayName)
         let registry = (source as? RegistryDisk).map {
             RegistryImageInfo(manifestDigest: $0.manifestDigest, imageDigest: $0.imageDigest, platform: $0.platform)
         }

@@ -24,6 +24,7 @@ struct ReaderChooser {
         guard request.checksum == nil, let file = source.localFile,
               case .image(let format) = FormatSniffer.detect(head: try file.head(FormatSniffer.headLength)),
               format.reading.capabilities.contains(.localFile) else { return nil }
+        try format.check(asserted: request.assertedFormat, source: source.displayName)
         if format == .raw, let trailer = try FormatSniffer.trailer(of: file) { try FormatSniffer.refuse(trailer: trailer) }
         // Progress follows guest bytes, not a sniffing stream.
         progress.setSourceTotal(0)
@@ -35,7 +36,8 @@ struct ReaderChooser {
     /// layer over, placing each block as it is decoded (no in-order queue).
     func reader(peeling stack: LayerStack) throws -> (DiskImageReader, [String]) {
         try stack.peelToImage(xzLayer: xzBlockReader(in:)) { format in
-            (try reader(for: format, in: stack), stack.layers + [format.name])
+            try format.check(asserted: request.assertedFormat, source: source.displayName)
+            return (try reader(for: format, in: stack), stack.layers + [format.name])
         }
     }
 
@@ -67,6 +69,7 @@ struct ReaderChooser {
         guard XzBlockParallelism.isEnabled,
               let head = try XzHead.decoded(peeking: stack.stream, count: FormatSniffer.headLength),
               case .image(let format) = FormatSniffer.detect(head: head), format.reading.capabilities.contains(.xzBlocks),
+              (try? format.check(asserted: request.assertedFormat, source: source.displayName)) != nil,
               let reader = try format.reading.xzBlockReader(stack.stream, decodedHead: head, options: options(inside: stack.inside))
         else { return nil }
         _ = try stack.handOver(.compressed(.xz))

@@ -8,7 +8,7 @@ struct ConvertCommand: ParsableCommand {
         commandName: "convert",
         abstract: "Convert SOURCE (a path) into TARGET (a regular file or a block device) as raw.")
 
-    @Argument(help: "The image to import: a local path, an http(s):// URL, or a docker:// reference.")
+    @Argument(help: "The image to import: a local path (a file, block device, FIFO, or - for standard input), an http(s):// URL, or a docker:// reference.")
     var source: String
 
     @Argument(help: "Where to write the raw disk: a file (created sparse) or an existing block device.")
@@ -38,6 +38,10 @@ struct ConvertCommand: ParsableCommand {
     @Flag(help: "Print one JSON summary at the end (keys in README.md).")
     var json = false
 
+    @Option(name: [.customShort("f"), .customLong("format")],
+            help: ArgumentHelp("Assert the image format inside any wrappers (raw, qcow2): an error when the bytes say otherwise.", valueName: "fmt"))
+    var format: String?
+
     @OptionGroup var network: NetworkOptions
 
     @OptionGroup var common: CommonOptions
@@ -55,6 +59,7 @@ struct ConvertCommand: ParsableCommand {
             request.network = try network.httpOptions()
             request.checksum = try network.expectedChecksum()
             request.platform = try network.platform()
+            request.assertedFormat = format
             let transfer = TransferProgress()
             let display = (progress ?? ProgressDisplay.standardErrorIsTerminal) ? ProgressDisplay(progress: transfer) : nil
             let result: ConvertResult
