@@ -163,4 +163,35 @@ struct CronHTTPTests {
         #expect(!tick.stdout.contains("not-the-password") && !tick.stderr.contains("not-the-password"))
         #expect(status.dataSource(world.dataSource)?["volume"] as? String == volumeA)
     }
+
+    @Test func aControllerKilledDuringAnHTTPImportIsCleanedUpAndFinishedByTheNextTick() throws {
+        let world = try CronHTTPWorld("killed")
+        let disk = try world.makeDisk("K", size: 3 << 20)
+        try world.serve(disk, as: "disk.img", modified: Self.t0)
+        // Through a proxy that stalls each connection after 256 KiB from nginx: the HEAD passes, the body hangs.
+        let proxy = try FaultProxy(world.http.fixtures, target: try world.http.fixtures["FILES_PORT"], ["--stall-after", "262144", "--stalls", "1000"])
+        defer { withExtendedLifetime(proxy) {} }
+        try world.writeConfig(world.cronYAML(url: try world.url("disk.img", port: String(proxy.port))))
+        let identity = "etag:" + (try Harness.run("curl", ["-sI", "--cacert", try world.http.fixtures["CA_FILE"], try world.url("disk.img")])
+            .stdout.split(separator: "\r\n").first { $0.lowercased().hasPrefix("etag:") }.map { String($0.dropFirst(5)).trimmingCharacters(in: .whitespaces) } ?? "")
+        let volume = try world.volume(identity)
+        try killTickMidImport(world, volume: volume)
+
+        // Killed mid-import: the DataSource never moved, no volume is listed.
+        var status = try world.status()
+        #expect(status.cron(world.cron)?["desiredDigest"] as? String == identity)
+        #expect(status.dataSource(world.dataSource)?["ready"] as? Bool != true)
+        #expect(status.volumeNames.isEmpty)
+
+        // The next tick, straight to nginx: the half-written volume goes, the same version imports whole.
+        try world.writeConfig(world.cronYAML(url: try world.url("disk.img")))
+        let tick = try world.tick("2026-11-23T00:00:00Z")
+        #expect(tick.status == 0, "\(tick.stdout) \(tick.stderr)")
+        #expect(tick.stderr.contains("removing half-written volume \(volume)"), "\(tick.stderr)")
+        #expect(tick.stdout.contains("\(world.cron): imported \(volume)"), "\(tick.stdout)")
+        status = try world.status()
+        #expect(status.dataSource(world.dataSource)?["volume"] as? String == volume)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: "\(world.storage)/volumes/\(volume)") == ["disk.img"])
+        #expect(try Data(contentsOf: URL(fileURLWithPath: world.disk(volume))).prefix(disk.count) == disk)
+    }
 }
