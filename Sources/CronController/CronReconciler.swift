@@ -98,7 +98,9 @@ struct CronReconciler {
             do {
                 let resolved = try secrets.access(for: cron.source)
                 access = resolved
-                let version = try poller.poll(cron.source, previous: status.sourceDesiredDigest, access: resolved)
+                // The version seen last is worth a conditional request only for the same URL.
+                let previous = status.polledURL == cron.source.url ? status.sourceDesiredDigest : nil
+                let version = try poller.poll(cron.source, previous: previous, access: resolved)
                 try Self.checkVersion(version, of: cron.source)
                 let digest = version.digest
                 if digest != status.sourceDesiredDigest {
@@ -106,6 +108,7 @@ struct CronReconciler {
                 }
                 status.sourceDesiredDigest = digest
                 status.sourceChecksum = version.checksum
+                status.polledURL = cron.source.url
                 status.lastExecutionTimestamp = now
                 outcome.digest = digest
             } catch {

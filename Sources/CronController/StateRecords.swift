@@ -61,6 +61,8 @@ public struct CronStatusRecord: Codable, Equatable, Sendable {
     public var sourceDesiredDigest: String?
     /// The file's checksum from the checksums file at the last poll (`sha256:HEX`), for an HTTP source with one.
     public var sourceChecksum: String?
+    /// The URL the last successful poll read: a conditional request is made only against the same URL.
+    public var polledURL: String?
     /// The last poll or import attempt, successful or not, and how many in a row failed: the run loop's backoff.
     public var lastAttempt: UTCInstant?
     public var consecutiveFailures: Int = 0

@@ -203,11 +203,15 @@ private func message(of body: () throws -> Void) -> String {
         ("preallocation: true", "preallocation: maybe", "preallocation must be true or false"),
     ])
     func invalidFieldsAreClearErrorsNamingThePath(_ replace: String, _ with: String, _ expected: String) {
-        let yaml = Self.fullCron.replacingOccurrences(of: replace, with: with)
+        Self.expectOneLineError(Self.fullCron.replacingOccurrences(of: replace, with: with), expected)
+    }
+
+    /// Loading `yaml` fails with one line that names crons.yaml and contains `expected`.
+    static func expectOneLineError(_ yaml: String, _ expected: String, sourceLocation: SourceLocation = #_sourceLocation) {
         let text = message { _ = try CronConfigLoader.parse(yaml: yaml, source: "crons.yaml") }
-        #expect(text.contains(expected), "\(text)")
-        #expect(text.hasPrefix("crons.yaml"), "\(text)")
-        #expect(!text.contains("\n"))
+        #expect(text.contains(expected), "\(text)", sourceLocation: sourceLocation)
+        #expect(text.hasPrefix("crons.yaml"), "\(text)", sourceLocation: sourceLocation)
+        #expect(!text.contains("\n"), sourceLocation: sourceLocation)
     }
 
     @Test func otherSourceKindsAndInvalidYaml() {
@@ -279,7 +283,10 @@ private func message(of body: () throws -> Void) -> String {
         source.certConfigMap = "creds"
         #expect(message { _ = try SecretsDirectory(root: root).access(for: source) }.contains("holds no *.crt or *.pem"))
     }
+}
 
+/// `source.http` in a cron, and CDI's retention policy spellings.
+@Suite struct HTTPSourceConfigTests {
     static let httpCron = """
         kind: DataImportCron
         metadata: {name: debian-cron}
@@ -328,9 +335,7 @@ private func message(of body: () throws -> Void) -> String {
         ("secretRef: mirror-creds", "secretRef: Mirror_Creds", "secretRef \"Mirror_Creds\" is not a valid name"),
     ])
     func invalidHTTPSourcesAreClearErrors(_ replace: String, _ with: String, _ expected: String) {
-        let yaml = Self.httpCron.replacingOccurrences(of: replace, with: with)
-        let text = message { _ = try CronConfigLoader.parse(yaml: yaml, source: "crons.yaml") }
-        #expect(text.contains(expected), "\(text)")
+        CronConfigTests.expectOneLineError(Self.httpCron.replacingOccurrences(of: replace, with: with), expected)
     }
 
     @Test func retainAllIsCdisAll() throws {

@@ -99,6 +99,11 @@ import Testing
         try f.tick(configOf(cron), at: "2026-11-23T12:00:00Z")
         #expect(f.registry.previousVersions == [nil, identity])
         #expect(f.importer.count == 1)
+        // Another URL: its first poll is unconditional, whatever the old file's tag was.
+        cron.source = .http(HTTPSource(url: url + ".new"))
+        f.registry.push(url + ".new", identity)
+        try f.tick(configOf(cron), at: "2026-11-24T00:00:00Z")
+        #expect(f.registry.previousVersions == [nil, identity, nil])
     }
 
     @Test func anHTTPIdentityThatIsNotOneIsAPollFailure() throws {

@@ -10,11 +10,7 @@ struct CronHTTPWorld: CronDirectories {
     let name: String
     /// The served directory's name under www/scratch.
     let folder: String
-    var storage: String { http.directory.file("storage") }
-    var secrets: String { http.directory.file("secrets") }
-    var configPath: String { http.directory.file("crons.yaml") }
-    var dataSource: String { name }
-    var cron: String { name + "-cron" }
+    var directory: TemporaryDirectory { http.directory }
 
     init(_ name: String) throws {
         http = try HTTPFixture()

@@ -3,15 +3,22 @@ import Testing
 
 /// The directories and files one `diskimport cron` setup runs with, and the commands on them.
 protocol CronDirectories {
-    /// `--storage`.
-    var storage: String { get }
-    /// `--secrets`: Secrets and ConfigMaps laid out as Kubernetes mounts them.
-    var secrets: String { get }
-    /// `--config`.
-    var configPath: String { get }
+    /// Holds STORAGE, the secrets and the config file.
+    var directory: TemporaryDirectory { get }
+    /// The DataSource (`managedDataSource`); the cron is `NAME-cron`.
+    var name: String { get }
 }
 
 extension CronDirectories {
+    /// `--storage`.
+    var storage: String { directory.file("storage") }
+    /// `--secrets`: Secrets and ConfigMaps laid out as Kubernetes mounts them.
+    var secrets: String { directory.file("secrets") }
+    /// `--config`.
+    var configPath: String { directory.file("crons.yaml") }
+    var dataSource: String { name }
+    var cron: String { name + "-cron" }
+
     func writeConfig(_ yaml: String) throws {
         try yaml.write(toFile: configPath, atomically: true, encoding: .utf8)
     }
@@ -61,12 +68,7 @@ struct CronWorld: CronDirectories {
     let registry: RegistryFixture
     let name: String
     let repository: String
-    var storage: String { registry.directory.file("storage") }
-    var secrets: String { registry.directory.file("secrets") }
-    var configPath: String { registry.directory.file("crons.yaml") }
-    /// The DataSource (`managedDataSource`) and the cron (`NAME-cron`).
-    var dataSource: String { name }
-    var cron: String { name + "-cron" }
+    var directory: TemporaryDirectory { registry.directory }
 
     init(_ name: String) throws {
         registry = try RegistryFixture()
