@@ -51,7 +51,8 @@ final class FakeImporter: VolumeImporter, @unchecked Sendable {
     private var failing: [String: String] = [:]
     private var running = 0
     private(set) var peakConcurrency = 0
-    var delay: TimeInterval = 0
+    /// Each import waits (up to 10 s) until this many run at once: a parallel limit shows on a loaded machine too.
+    var awaitedConcurrency = 0
 
     func failImports(of digest: String, with message: String) { lock.withLock { failing[digest] = message } }
     var count: Int { lock.withLock { requests.count } }
@@ -64,7 +65,8 @@ final class FakeImporter: VolumeImporter, @unchecked Sendable {
             return failing.first { request.reference.hasSuffix($0.key) }?.value
         }
         defer { lock.withLock { running -= 1 } }
-        if delay > 0 { Thread.sleep(forTimeInterval: delay) }
+        let deadline = Date().addingTimeInterval(10)
+        while lock.withLock({ peakConcurrency < awaitedConcurrency }) && Date() < deadline { Thread.sleep(forTimeInterval: 0.005) }
         let partial = Data(request.reference.utf8)
         if let failure {
             try partial.prefix(5).write(to: URL(fileURLWithPath: request.targetPath + ".part"))
@@ -337,7 +339,7 @@ struct Fixture {
     @Test func cronsRunConcurrentlyUpToTheParallelLimit() throws {
         for parallel in [1, 2] {
             let f = try Fixture(parallel: parallel)
-            f.importer.delay = 0.05
+            f.importer.awaitedConcurrency = parallel
             let crons = (1...4).map { makeCron("c\($0)", url: "docker://r/c\($0)") }
             for cron in crons { f.registry.push(cron.source.url, digest("a")) }
             var config = CronConfig()
