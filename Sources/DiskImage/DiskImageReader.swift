@@ -10,8 +10,14 @@ public protocol DiskImageReader: AnyObject {
 
     /// Bytes the reader wrote to scratch space during `convert` (0 for readers that never need scratch).
     var scratchBytes: UInt64 { get }
+
+    /// Capability: the guest data `convert` will store, when the image's metadata tells it before any is read
+    /// (a local raw file's extents, a qcow2's clusters); nil when only reading tells (streams). Called before
+    /// `convert`, on the same thread.
+    func allocatedData() throws -> AllocatedData?
 }
 
 extension DiskImageReader {
     public var scratchBytes: UInt64 { 0 }
+    public func allocatedData() throws -> AllocatedData? { nil }
 }

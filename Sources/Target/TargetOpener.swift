@@ -9,6 +9,8 @@ import Glibc
 public struct TargetOptions: Sendable {
     /// The disk's size when the reader knows it up front; nil for a raw stream of unknown length.
     public var virtualSize: UInt64?
+    /// The data the reader will store, when its metadata tells (`DiskImageReader.allocatedData`).
+    public var allocatedData: AllocatedData?
     /// `--size` / IMPORTER_IMAGE_SIZE.
     public var requestedSize: UInt64?
     /// CDI's space rules with this filesystem overhead (pod mode, cron volumes, `--filesystem-overhead`); nil
@@ -18,9 +20,10 @@ public struct TargetOptions: Sendable {
     /// The import ends with an fsync: a file target starts writing its data back as it goes (see `FileTarget`).
     public var durable: Bool
 
-    public init(virtualSize: UInt64?, requestedSize: UInt64? = nil, overhead: FilesystemOverhead? = nil,
-                preallocation: PreallocationMode = .off, durable: Bool = false) {
+    public init(virtualSize: UInt64?, allocatedData: AllocatedData? = nil, requestedSize: UInt64? = nil,
+                overhead: FilesystemOverhead? = nil, preallocation: PreallocationMode = .off, durable: Bool = false) {
         self.virtualSize = virtualSize
+        self.allocatedData = allocatedData
         self.requestedSize = requestedSize
         self.overhead = overhead
         self.preallocation = preallocation
@@ -75,10 +78,24 @@ public enum TargetOpener {
         let space = SpacePlan(free: filesystem.availableBytes, requested: options.requestedSize, overhead: options.overhead,
                               filesystemSize: filesystem.size)
         if let size = options.virtualSize { try space.check(virtualSize: size) }
+        if let data = options.allocatedData, !mayShare(data, with: filesystem, directory: directory(of: finalPath)) {
+            try space.check(dataBytes: data.bytes, target: path)
+        }
         return try FileTarget(path: path, finalPath: finalPath, virtualSize: options.virtualSize, space: space,
                               blockSize: filesystem.blockSize, preallocation: options.preallocation, progress: progress,
                               writeBackEarly: options.durable)
     }
+
+    /// Whether the target may share the data's blocks with its source file rather than store them: the same
+    /// filesystem, and one that can (XFS, btrfs; FileTarget clones ranges with FICLONERANGE there).
+    private static func mayShare(_ data: AllocatedData, with filesystem: FilesystemInfo, directory: String) -> Bool {
+        guard let file = data.sourceFile, [xfsMagic, btrfsMagic].contains(filesystem.type) else { return false }
+        var source = Glibc.stat(), target = Glibc.stat()
+        return fstat(file.rawValue, &source) == 0 && stat(directory, &target) == 0 && source.st_dev == target.st_dev
+    }
+
+    /// statfs(2) f_type of XFS (XFS_SUPER_MAGIC) and btrfs (BTRFS_SUPER_MAGIC).
+    private static let xfsMagic: Int64 = 0x5846_5342, btrfsMagic: Int64 = 0x9123_683E
 
     private static func checkDirectory(of path: String) throws {
         let dir = directory(of: path)

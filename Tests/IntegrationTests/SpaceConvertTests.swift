@@ -77,6 +77,40 @@ struct SpaceConvertTests {
         #expect(try FileManager.default.attributesOfItem(atPath: fs.file("disk.img"))[.size] as? Int == 15 * Self.MiB)
     }
 
+    /// Data known before writing (a local image's allocated extents and clusters) that cannot fit is refused up
+    /// front with both numbers, leaving nothing.
+    @Test(arguments: ["raw", "qcow2"])
+    func knownDataThatCannotFitIsRefusedBeforeWriting(format: String) throws {
+        let dir = try TemporaryDirectory()
+        let raw = dir.file("disk.raw")
+        try makeRaw(raw, size: 64 * Self.MiB, dataMiB: 48)
+        var source = raw
+        if format == "qcow2" {
+            source = dir.file("disk.qcow2")
+            try Harness.tool("qemu-img", "convert", "-f", "raw", "-O", "qcow2", raw, source)
+        }
+        let fs = try SmallFilesystem(megabytes: 40)
+        let free = try fs.availableBytes()
+        let result = try Harness.diskimport("convert", source, fs.file("disk.img"))
+        #expect(result.status == 1)
+        #expect(result.stderr.split(separator: "\n").count == 1, "\(result.stderr)")
+        #expect(result.stderr.contains("image data \(48 * Self.MiB) bytes") && result.stderr.contains("\(free) bytes"),
+                "\(result.stderr)")
+        #expect(try fs.entries().isEmpty)
+    }
+
+    /// Clusters allocated in the tables but holes in the image file (qemu-img's preallocation=metadata) hold no
+    /// data: a 64 MiB such image converts onto a 40 MiB filesystem, as with qemu-img.
+    @Test func preallocatedMetadataIsNotData() throws {
+        let dir = try TemporaryDirectory()
+        let image = dir.file("meta.qcow2")
+        try Harness.tool("qemu-img", "create", "-q", "-f", "qcow2", "-o", "preallocation=metadata", image, "64M")
+        let fs = try SmallFilesystem(megabytes: 40)
+        let result = try Harness.diskimport("convert", image, fs.file("disk.img"))
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(try Harness.run("cmp", ["-n", String(64 * Self.MiB), fs.file("disk.img"), "/dev/zero"]).status == 0)
+    }
+
     /// A stream says nothing of its data before it arrives: one that does not fit fills the filesystem and ends in
     /// the one-line "target full", leaving nothing.
     @Test func aStreamThatFillsTheFilesystemIsTheOneLineTargetFullError() throws {
