@@ -18,6 +18,16 @@ struct SpaceConvertTests {
                          "status=none")
     }
 
+    /// `makeRaw` in `dir`, and as `format` (raw or qcow2): returns (the raw image, the image in that format).
+    private func makeImage(_ format: String, in dir: TemporaryDirectory, size: Int, dataMiB: Int) throws -> (String, String) {
+        let raw = dir.file("disk.raw")
+        try makeRaw(raw, size: size, dataMiB: dataMiB)
+        guard format == "qcow2" else { return (raw, raw) }
+        let qcow2 = dir.file("disk.qcow2")
+        try Harness.tool("qemu-img", "convert", "-f", "raw", "-O", "qcow2", raw, qcow2)
+        return (raw, qcow2)
+    }
+
     /// The case: a 1 TiB qcow2 holding 208 KiB converts onto a 40 MiB filesystem, as with qemu-img.
     @Test func aSparseTebibyteQcow2ConvertsOntoASmallFilesystem() throws {
         let dir = try TemporaryDirectory()
@@ -39,13 +49,7 @@ struct SpaceConvertTests {
     @Test(arguments: ["raw", "qcow2"])
     func anImageWithLittleDataConvertsOnAFilesystemSmallerThanIt(format: String) throws {
         let dir = try TemporaryDirectory()
-        let raw = dir.file("disk.raw")
-        try makeRaw(raw, size: 64 * Self.MiB, dataMiB: 3)
-        var source = raw
-        if format == "qcow2" {
-            source = dir.file("disk.qcow2")
-            try Harness.tool("qemu-img", "convert", "-f", "raw", "-O", "qcow2", raw, source)
-        }
+        let (raw, source) = try makeImage(format, in: dir, size: 64 * Self.MiB, dataMiB: 3)
         let fs = try SmallFilesystem(megabytes: 40)
         let result = try Harness.diskimport("convert", source, fs.file("disk.img"))
         #expect(result.status == 0, "\(result.stderr)")
@@ -82,13 +86,7 @@ struct SpaceConvertTests {
     @Test(arguments: ["raw", "qcow2"])
     func knownDataThatCannotFitIsRefusedBeforeWriting(format: String) throws {
         let dir = try TemporaryDirectory()
-        let raw = dir.file("disk.raw")
-        try makeRaw(raw, size: 64 * Self.MiB, dataMiB: 48)
-        var source = raw
-        if format == "qcow2" {
-            source = dir.file("disk.qcow2")
-            try Harness.tool("qemu-img", "convert", "-f", "raw", "-O", "qcow2", raw, source)
-        }
+        let (_, source) = try makeImage(format, in: dir, size: 64 * Self.MiB, dataMiB: 48)
         let fs = try SmallFilesystem(megabytes: 40)
         let free = try fs.availableBytes()
         let result = try Harness.diskimport("convert", source, fs.file("disk.img"))
