@@ -34,9 +34,6 @@ public final class Qcow2Reader: DiskImageReader {
     /// The top image's header.
     public var header: Qcow2Header { top.header }
 
-    /// The paths of the backing files, nearest first.
-    public var backingFiles: [String] { layers.dropFirst().map { $0.source.displayName } }
-
     public func convert(to sink: ExtentSink, progress: TransferProgress) throws -> UInt64 {
         for case let image as Qcow2Image in layers { image.progress = progress }
         let size = top.guestSize
