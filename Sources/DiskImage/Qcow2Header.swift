@@ -143,6 +143,7 @@ public struct Qcow2Header: Sendable, Equatable {
         let extensionsEnd = backingFileOffset != 0 ? backingFileOffset : clusterSize
         extensions = try Qcow2HeaderExtensions(
             head: head, from: UInt64(headerLength), to: extensionsEnd, clusterSize: clusterSize, name: name)
+        extensions.bitmaps = try extensions.bitmaps?.validated(autoclearFeatures: autoclearFeatures, clusterSize: clusterSize, name: name)
 
         let unknown = incompatibleFeatures & ~IncompatibleFeature.known
         if unknown != 0 {

@@ -20,12 +20,18 @@ public struct ImageInfo: Sendable {
     /// (qemu-img's "unavailable").
     public var actualSize: UInt64?
     public var qcow2: Qcow2Header?
+    /// The qcow2 snapshot table and persistent bitmaps, when the source can be read at any offset (a local file);
+    /// nil when they were not read.
+    public var snapshots: [Qcow2Snapshot]?
+    public var bitmaps: [Qcow2Bitmap]?
     /// For a docker:// source: the manifest digests and the platform chosen.
     public var registry: RegistryImageInfo?
 
     /// qemu-img info --output json's keys where one exists, plus `layers`.
     public var json: JSON {
-        var members: [(String, JSON)] = [("filename", .string(filename)), ("format", .string(format))]
+        var members: [(String, JSON)] = []
+        if let snapshots, !snapshots.isEmpty { members.append(("snapshots", .array(snapshots.map(\.json)))) }
+        members += [("filename", .string(filename)), ("format", .string(format))]
         if let virtualSize { members.append(("virtual-size", .number(Double(virtualSize)))) }
         if let actualSize { members.append(("actual-size", .number(Double(actualSize)))) }
         if let qcow2 {
@@ -36,7 +42,7 @@ public struct ImageInfo: Sendable {
                 if let format = qcow2.extensions.backingFormat { members.append(("backing-filename-format", .string(format))) }
             }
             members.append(("dirty-flag", .bool(qcow2.isDirty)))
-            members.append(("format-specific", qcow2.formatSpecificJSON))
+            members.append(("format-specific", qcow2.formatSpecificJSON(bitmaps: bitmaps)))
         } else {
             members.append(("dirty-flag", .bool(false)))
         }
@@ -52,21 +58,27 @@ public struct ImageInfo: Sendable {
         if layers.count > 1 { lines.append("layers: \(layers.joined(separator: " > "))") }
         lines.append("file format: \(format)")
         if let virtualSize {
-            lines.append("virtual size: \(Self.sizeText(virtualSize)) (\(virtualSize) bytes)")
+            lines.append("virtual size: \(HumanSize.text(virtualSize)) (\(virtualSize) bytes)")
         } else {
             lines.append("virtual size: unknown until decompressed")
         }
-        lines.append("disk size: \(actualSize.map(Self.sizeText) ?? "unavailable")")
+        lines.append("disk size: \(actualSize.map(HumanSize.text) ?? "unavailable")")
         if let qcow2 {
             lines.append("cluster_size: \(qcow2.clusterSize)")
+            // block/qapi.c bdrv_image_info_dump: the dirty flag right after the cluster size, in qemu's words.
+            if qcow2.isDirty { lines.append("cleanly shut down: no") }
             if let name = qcow2.extensions.backingFileName, !name.isEmpty {
                 let full = fullBackingFilename(qcow2)
                 lines.append("backing file: \(name)" + (full.map { $0 != name ? " (actual path: \($0))" : "" } ?? ""))
                 if let format = qcow2.extensions.backingFormat { lines.append("backing file format: \(format)") }
             }
-            if qcow2.isDirty { lines.append("dirty flag: true") }
+            if let snapshots, !snapshots.isEmpty {
+                lines += Qcow2Snapshot.humanLines(snapshots)
+            } else if snapshots == nil && qcow2.snapshotCount > 0 {
+                lines.append("Snapshot list: \(qcow2.snapshotCount) snapshot(s), not read (only a file read at any offset shows them)")
+            }
             lines.append("Format specific information:")
-            lines += qcow2.formatSpecificLines.map { "    " + $0 }
+            lines += qcow2.formatSpecificLines(bitmaps: bitmaps).map { "    " + $0 }
         }
         return lines.joined(separator: "\n") + "\n"
     }
@@ -78,25 +90,6 @@ public struct ImageInfo: Sendable {
         if case .http = SourceLocation(filename) { return ImageInspector.urlBackingFilename(name, imageURL: filename) }
         return qcow2.fullBackingFilename(imagePath: filename)
     }
-
-    /// qemu's size_to_str: three significant digits in the binary unit that keeps the number under 1000.
-    static func sizeText(_ value: UInt64) -> String {
-        let suffixes = ["B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"]
-        let scaled = Double(value) * 1024 / 1000
-        let unit = value == 0 ? 0 : min(6, Int(scaled.exponent) / 10)
-        let number = Double(value) / Double(UInt64(1) << UInt64(unit * 10))
-        let decimals = number >= 100 ? 0 : number >= 10 ? 1 : 2
-        var text = String(Int((number * pow10(decimals)).rounded()))
-        if decimals > 0 {
-            while text.count <= decimals { text = "0" + text }
-            text.insert(".", at: text.index(text.endIndex, offsetBy: -decimals))
-            while text.hasSuffix("0") { text.removeLast() }
-            if text.hasSuffix(".") { text.removeLast() }
-        }
-        return "\(text) \(suffixes[unit])"
-    }
-
-    private static func pow10(_ n: Int) -> Double { n == 0 ? 1 : n == 1 ? 10 : 100 }
 }
 
 /// Describes a source without converting it.
@@ -118,7 +111,9 @@ public enum ImageInspector {
             // A plain qcow2: read its header only; the backing chain is not opened (as qemu-img info does).
             let header = try Qcow2Header.read(from: file)
             return ImageInfo(filename: path, format: "qcow2", layers: ["qcow2"], virtualSize: header.guestSize,
-                             actualSize: actualSize, qcow2: header)
+                             actualSize: actualSize, qcow2: header,
+                             snapshots: try Qcow2SnapshotTable.read(from: file, header: header),
+                             bitmaps: try Qcow2BitmapDirectory.read(from: file, header: header))
         }
         let found = try StreamInspection(head, length: file.length, name: path)
         return ImageInfo(filename: path, format: found.qcow2 == nil ? "raw" : "qcow2", layers: found.layers,
