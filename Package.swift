@@ -93,6 +93,7 @@ let package = Package(
         ]),
         .testTarget(name: "IntegrationTests", dependencies: ["TestSupport"]),
         .testTarget(name: "CodecsTests", dependencies: ["Codecs", "DiskImportCore", "TestSupport"]),
+        .testTarget(name: "ImporterTests", dependencies: ["Importer", "Fetch", "DiskImportCore"]),
         .testTarget(name: "TargetTests", dependencies: ["Target", "DiskImage", "DiskImportCore", "CLinux", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]
