@@ -20,7 +20,7 @@ public struct ImageInfo: Sendable {
     /// Bytes the source file occupies on disk (st_blocks * 512, as qemu-img reports); nil for a network source
     /// (qemu-img's "unavailable").
     public var actualSize: UInt64?
-    /// The format's own fields (`ImageDetails`): a qcow2's header.
+    /// The format's own fields (`ImageDetails`): a qcow2's header, snapshots and bitmaps (`Qcow2Details`).
     public var details: (any ImageDetails)?
     /// For a docker:// source: the manifest digests and the platform chosen.
     public var registry: RegistryImageInfo?
@@ -36,11 +36,16 @@ public struct ImageInfo: Sendable {
         self.registry = registry
     }
 
-    public var qcow2: Qcow2Header? { details as? Qcow2Header }
+    public var qcow2: Qcow2Header? { (details as? Qcow2Details)?.header }
+    /// The qcow2 snapshot table and persistent bitmaps; nil when they were not read (a stream: see `Qcow2Details`).
+    public var snapshots: [Qcow2Snapshot]? { (details as? Qcow2Details)?.snapshots }
+    public var bitmaps: [Qcow2Bitmap]? { (details as? Qcow2Details)?.bitmaps }
 
     /// qemu-img info --output json's keys where one exists, plus `layers`.
     public var json: JSON {
-        var members: [(String, JSON)] = [("filename", .string(filename)), ("format", .string(format))]
+        var members: [(String, JSON)] = []
+        if let snapshots, !snapshots.isEmpty { members.append(("snapshots", .array(snapshots.map(\.json)))) }
+        members += [("filename", .string(filename)), ("format", .string(format))]
         if let virtualSize { members.append(("virtual-size", .number(Double(virtualSize)))) }
         if let actualSize { members.append(("actual-size", .number(Double(actualSize)))) }
         if let qcow2 {
@@ -51,7 +56,7 @@ public struct ImageInfo: Sendable {
                 if let format = qcow2.extensions.backingFormat { members.append(("backing-filename-format", .string(format))) }
             }
             members.append(("dirty-flag", .bool(qcow2.isDirty)))
-            members.append(("format-specific", qcow2.formatSpecificJSON))
+            members.append(("format-specific", qcow2.formatSpecificJSON(bitmaps: bitmaps)))
         } else {
             members += details?.infoJSONMembers ?? []
             members.append(("dirty-flag", .bool(false)))
@@ -68,21 +73,27 @@ public struct ImageInfo: Sendable {
         if layers.count > 1 { lines.append("layers: \(layers.joined(separator: " > "))") }
         lines.append("file format: \(format)")
         if let virtualSize {
-            lines.append("virtual size: \(Self.sizeText(virtualSize)) (\(virtualSize) bytes)")
+            lines.append("virtual size: \(HumanSize.text(virtualSize)) (\(virtualSize) bytes)")
         } else {
             lines.append("virtual size: unknown until decompressed")
         }
-        lines.append("disk size: \(actualSize.map(Self.sizeText) ?? "unavailable")")
+        lines.append("disk size: \(actualSize.map(HumanSize.text) ?? "unavailable")")
         if let qcow2 {
             lines.append("cluster_size: \(qcow2.clusterSize)")
+            // block/qapi.c bdrv_image_info_dump: the dirty flag right after the cluster size, in qemu's words.
+            if qcow2.isDirty { lines.append("cleanly shut down: no") }
             if let name = qcow2.extensions.backingFileName, !name.isEmpty {
                 let full = fullBackingFilename(qcow2)
                 lines.append("backing file: \(name)" + (full.map { $0 != name ? " (actual path: \($0))" : "" } ?? ""))
                 if let format = qcow2.extensions.backingFormat { lines.append("backing file format: \(format)") }
             }
-            if qcow2.isDirty { lines.append("dirty flag: true") }
+            if let snapshots, !snapshots.isEmpty {
+                lines += Qcow2Snapshot.humanLines(snapshots)
+            } else if snapshots == nil && qcow2.snapshotCount > 0 {
+                lines.append("Snapshot list: \(qcow2.snapshotCount) snapshot(s), not read (only a file read at any offset shows them)")
+            }
             lines.append("Format specific information:")
-            lines += qcow2.formatSpecificLines.map { "    " + $0 }
+            lines += qcow2.formatSpecificLines(bitmaps: bitmaps).map { "    " + $0 }
         } else if let details {
             lines += details.infoHumanLines
         }
@@ -96,25 +107,6 @@ public struct ImageInfo: Sendable {
         if case .http = SourceLocation(filename) { return Self.urlBackingFilename(name, imageURL: filename) }
         return qcow2.fullBackingFilename(imagePath: filename)
     }
-
-    /// qemu's size_to_str: three significant digits in the binary unit that keeps the number under 1000.
-    static func sizeText(_ value: UInt64) -> String {
-        let suffixes = ["B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"]
-        let scaled = Double(value) * 1024 / 1000
-        let unit = value == 0 ? 0 : min(6, Int(scaled.exponent) / 10)
-        let number = Double(value) / Double(UInt64(1) << UInt64(unit * 10))
-        let decimals = number >= 100 ? 0 : number >= 10 ? 1 : 2
-        var text = String(Int((number * pow10(decimals)).rounded()))
-        if decimals > 0 {
-            while text.count <= decimals { text = "0" + text }
-            text.insert(".", at: text.index(text.endIndex, offsetBy: -decimals))
-            while text.hasSuffix("0") { text.removeLast() }
-            if text.hasSuffix(".") { text.removeLast() }
-        }
-        return "\(text) \(suffixes[unit])"
-    }
-
-    private static func pow10(_ n: Int) -> Double { n == 0 ? 1 : n == 1 ? 10 : 100 }
 }
 
 /// Describes a source without converting it: the layer stack sniffed by magic and the image's header, reading only
