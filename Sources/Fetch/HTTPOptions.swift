@@ -16,14 +16,24 @@ public struct HTTPOptions: Sendable {
     public var headers: [HTTPHeader] = []
     /// A proxy URL (`--proxy`); when nil, libcurl reads http_proxy, https_proxy and no_proxy from the environment.
     public var proxy: String?
-    /// A transfer that receives nothing for this long is dropped (and resumed, while retries last).
+    /// A transfer whose response has begun and then receives nothing for this long is dropped (and resumed, while
+    /// retries last).
     public var stallTimeout: Double = 30
-    /// Seconds allowed for TCP connect and TLS handshake.
-    public var connectTimeout: Double = 30
+    /// Seconds allowed for TCP connect and TLS handshake (`--connect-timeout`).
+    public var connectTimeout: Double = 10
+    /// Seconds from the start of a request to the first line of its response (`--first-byte-timeout`): a server that
+    /// accepts the connection and says nothing is given up on after this long, not after the stall timeout's.
+    public var firstByteTimeout: Double = 30
     /// Reconnects allowed after failures in a row (an attempt that delivered new bytes resets the count).
     public var retries = 5
-    /// The first back-off delay, doubled after each failed attempt (at most 8 s).
+    /// No retry starts once failures in a row have taken this long (`--retry-max-time`, as curl's): a closed port
+    /// is retried with back-off for about 15 s; a silent server, whose every attempt takes `firstByteTimeout`, is
+    /// given up on after two attempts instead of six (195 s before this bound).
+    public var retryMaxTime: Double = 60
+    /// The first back-off delay, doubled after each failed attempt up to `maximumRetryDelay`, each wait jittered
+    /// by ±50% (`RetryBudget`).
     public var retryDelay: Double = 0.5
+    public var maximumRetryDelay: Double = 8
     /// The HTTP version for bulk bodies. HTTP/1.1 is the default: over TLS from nginx on loopback, HTTP/2 took
     /// 1.10x the wall time of HTTP/1.1 for the same body with the same libcurl (scripts/bench-http; DESIGN.md
     /// measured 700 vs 900 MB/s), as HTTP/2 framing and flow-control windows cost CPU and round trips.
@@ -37,6 +47,53 @@ public struct HTTPOptions: Sendable {
     public var randomAccess = false
 
     public init() {}
+
+    /// Checks a `--proxy` value as libcurl takes it: `[SCHEME://]HOST[:PORT][/]` with an http, https or socks scheme
+    /// (none means http). A value that is not of that form is a usage error naming what is wrong, instead of a
+    /// "cannot resolve" about the host the proxy was to reach.
+    public static func checkedProxy(_ text: String) throws -> String {
+        let schemes = ["http", "https", "socks4", "socks4a", "socks5", "socks5h"]
+        let shown = text.prefix(80)
+        func bad(_ why: String) -> DiskImportError {
+            DiskImportError.usage("--proxy \(shown) is not a proxy URL: \(why) (expected SCHEME://HOST:PORT with SCHEME one of "
+                + schemes.joined(separator: ", ") + ", e.g. http://proxy.example:3128)")
+        }
+        var rest = Substring(text)
+        if let separator = rest.range(of: "://") {
+            let scheme = rest[..<separator.lowerBound].lowercased()
+            guard schemes.contains(scheme) else { throw bad("the scheme \(scheme) is not one libcurl proxies with") }
+            rest = rest[separator.upperBound...]
+        }
+        if rest.hasSuffix("/") { rest = rest.dropLast() }
+        if let at = rest.lastIndex(of: "@") { rest = rest[rest.index(after: at)...] }   // user:password@ is libcurl's too
+        guard !rest.isEmpty else { throw bad("it has no host") }
+        guard !rest.contains("/") else { throw bad("it has a path after the host") }
+        let host: Substring, port: Substring?
+        if rest.hasPrefix("[") {   // [IPv6]:port
+            guard let close = rest.firstIndex(of: "]") else { throw bad("an IPv6 address without its closing ]") }
+            host = rest[...close]
+            let after = rest[rest.index(after: close)...]
+            port = after.isEmpty ? nil : after.hasPrefix(":") ? after.dropFirst() : nil
+            if !after.isEmpty && port == nil { throw bad("text after the IPv6 address is not :PORT") }
+        } else if let colon = rest.lastIndex(of: ":") {
+            host = rest[..<colon]
+            port = rest[rest.index(after: colon)...]
+        } else {
+            host = rest
+            port = nil
+        }
+        if let port {
+            guard let number = Int(port), (1...65535).contains(number) else { throw bad("the port \(port) is not a number from 1 to 65535") }
+        }
+        let hostCharacters = host.utf8.allSatisfy { c in
+            (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a) || "-._[]:%".utf8.contains(c)
+        }
+        guard !host.isEmpty, hostCharacters else { throw bad("\(host.prefix(60)) is not a host name or address") }
+        // A bare word is a valid host name, but "--proxy notaurl" is far more often a mistake than a proxy named so:
+        // without a scheme, a port is required (libcurl would otherwise guess 1080).
+        if !text.contains("://") && port == nil { throw bad("no scheme and no port") }
+        return text
+    }
 
     /// Adds `--cert-dir`: every regular *.crt and *.pem file in `directory`, in name order.
     public mutating func addCertificateDirectory(_ directory: String) throws {

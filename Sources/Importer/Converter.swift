@@ -48,7 +48,7 @@ public final class Converter {
             try phases.run(.complete) { try target.commit(sync: request.sync) }
             return ConvertResult(
                 sourceFormat: layers.last ?? "raw", layers: layers, virtualSize: guestSize,
-                bytesRead: progress.sourceBytes, bytesWritten: progress.writtenBytes, bytesCloned: progress.clonedBytes,
+                bytesRead: registryDisk?.blobBytesRead ?? progress.sourceBytes, bytesWritten: progress.writtenBytes, bytesCloned: progress.clonedBytes,
                 holeBytes: progress.holeBytes, scratchBytes: reader.scratchBytes, seconds: MonotonicClock.now() - start,
                 targetKind: outcome.kind, targetLength: outcome.length, preallocation: outcome.preallocation)
         } catch {
@@ -101,7 +101,7 @@ public final class Converter {
             }
             let reference = try RegistryReference(parsing: text)
             let client = try RegistryClient(for: reference, options: request.network)
-            let disk = try RegistryDisk.open(reference, client: client, platform: request.platform ?? .host)
+            let disk = try RegistryDisk.open(reference, client: client, requestedPlatform: request.platform)
             registryDisk = disk
             name = reference.description
             source = disk.stream

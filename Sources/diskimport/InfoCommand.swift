@@ -17,6 +17,9 @@ struct InfoCommand: ParsableCommand {
     @Option(help: "human (like qemu-img info) or json (qemu-img info's key names, plus layers).")
     var output: OutputFormat = .human
 
+    @Flag(help: "Describe the whole backing chain, the image first, as qemu-img info --backing-chain (json: an array).")
+    var backingChain = false
+
     @OptionGroup var network: NetworkOptions
 
     @OptionGroup var common: CommonOptions
@@ -24,7 +27,16 @@ struct InfoCommand: ParsableCommand {
     func run() throws {
         common.bootstrapLogging()
         try reportingErrors {
-            let info = try ImageInspector.inspect(source, network: network.httpOptions(), platform: network.platform())
+            let (options, platform) = try parsingFlagValues { (try network.httpOptions(), try network.platform()) }
+            if backingChain {
+                let chain = try ImageInspector.inspectChain(source, network: options, platform: platform)
+                switch output {
+                case .human: Console.writeOutput(ImageInspector.humanText(chain: chain))
+                case .json: Console.writeOutput(ImageInspector.json(chain: chain).rendered() + "\n")
+                }
+                return
+            }
+            let info = try ImageInspector.inspect(source, network: options, platform: platform)
             switch output {
             case .human: Console.writeOutput(info.humanText)
             case .json: Console.writeOutput(info.json.rendered() + "\n")
