@@ -42,7 +42,6 @@ struct TransferFailure: Error {
                      connectTimeout: Double = 10) -> TransferFailure {
         let host = DisplayURL.host(url)
         let shown = DisplayURL.redacted(url)
-        let through = proxy.map { " through the proxy (\($0))" } ?? ""
         switch code {
         case CURLE_PEER_FAILED_VERIFICATION, CURLE_SSL_CACERT_BADFILE, CURLE_SSL_ISSUER_ERROR, CURLE_SSL_PINNEDPUBKEYNOTMATCH:
             return TransferFailure(DiskImportError(.tls,
@@ -66,16 +65,39 @@ struct TransferFailure: Error {
             // libcurl's text ("Failed to connect to H port P after 0 ms: Couldn't connect to server") reads like a
             // retry delay; the errno says what happened.
             let reason = systemError.map { $0.description } ?? detail
-            return TransferFailure(DiskImportError(.network, "cannot connect to \(host)\(through): \(reason)"), retryable: true)
+            if let peer = Self.connectPeer(detail), peer.shown != Self.endpoint(of: url) {
+                return TransferFailure(DiskImportError(.network, "cannot connect to the proxy \(peer.shown) (for \(host)): \(reason)"),
+                                       retryable: true)
+            }
+            return TransferFailure(DiskImportError(.network, "cannot connect to \(host): \(reason)"), retryable: true)
         case CURLE_OPERATION_TIMEDOUT:
             // Only the connect phase has a libcurl timeout; later silence is the stall and first-byte timers' (TransferContext).
-            return TransferFailure(DiskImportError(.network, "cannot connect to \(host)\(through): no connection within "
+            return TransferFailure(DiskImportError(.network, "cannot connect to \(host): no connection within "
                 + "\(RetryBudget.seconds(connectTimeout)) s (--connect-timeout)"), retryable: true)
         case CURLE_PARTIAL_FILE, CURLE_RECV_ERROR, CURLE_SEND_ERROR, CURLE_GOT_NOTHING, CURLE_HTTP2, CURLE_HTTP2_STREAM:
             return TransferFailure(DiskImportError(.network, "connection to \(host) dropped: \(detail)"), retryable: true)
         default:
             return TransferFailure(DiskImportError(.network, "transfer from \(shown) failed: \(detail)"), retryable: false)
         }
+    }
+
+    /// The peer of libcurl's "Failed to connect to HOST port PORT after N ms: …" (the proxy's, when one was used):
+    /// its name, and "HOST:PORT" to show.
+    static func connectPeer(_ detail: String) -> (name: String, shown: String)? {
+        guard let start = detail.range(of: "Failed to connect to "), let port = detail.range(of: " port ", range: start.upperBound..<detail.endIndex)
+        else { return nil }
+        let digits = detail[port.upperBound...].prefix(while: \.isNumber)
+        guard !digits.isEmpty else { return nil }
+        let name = String(detail[start.upperBound..<port.lowerBound])
+        return (name, (name.contains(":") ? "[\(name)]" : name) + ":" + digits)
+    }
+
+    /// "HOST:PORT" that a request to `url` connects to without a proxy (the scheme's port when it names none).
+    static func endpoint(of url: String) -> String {
+        let host = DisplayURL.host(url)
+        let bracket = host.lastIndex(of: "]") ?? host.startIndex
+        if host[bracket...].contains(":") { return host }
+        return host + (url.lowercased().hasPrefix("https:") ? ":443" : ":80")
     }
 
     static let plainHTTPAnswer = "the server answered in plain HTTP, not TLS"

@@ -19,6 +19,16 @@ import Testing
         #expect(RetryBudget.seconds(11.4) == "11")
     }
 
+    @Test func theConnectPeerOfLibcurlsMessageIsFound() {
+        let peer = TransferFailure.connectPeer("Failed to connect to proxy.example port 3128 after 0 ms: Couldn't connect to server")
+        #expect(peer?.name == "proxy.example" && peer?.shown == "proxy.example:3128")
+        #expect(TransferFailure.connectPeer("Failed to connect to ::1 port 80 after 1 ms: Couldn't connect to server")?.shown == "[::1]:80")
+        #expect(TransferFailure.connectPeer("Connection timed out after 1001 milliseconds") == nil)
+        #expect(TransferFailure.endpoint(of: "https://example.com/x") == "example.com:443")
+        #expect(TransferFailure.endpoint(of: "http://[::1]:8080/x") == "[::1]:8080")
+        #expect(TransferFailure.endpoint(of: "http://u:p@host/x?q") == "host:80")
+    }
+
     @Test(arguments: ["http://proxy.example:3128", "https://127.0.0.1:8443/", "socks5h://user:secret@[::1]:1080", "proxy:3128",
                       "http://proxy"])
     func proxyURLsAreAccepted(text: String) throws {

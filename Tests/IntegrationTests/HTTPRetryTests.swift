@@ -48,6 +48,16 @@ import Testing
         #expect(elapsed >= announced.reduce(0, +) - 0.2 && elapsed < announced.reduce(0, +) + 5, "\(elapsed) s for \(announced)")
     }
 
+    /// A proxy that is down is named as the proxy, not as the host it was to reach.
+    @Test func aProxyThatIsDownIsNamed() throws {
+        let dir = try TemporaryDirectory()
+        let proxyPort = try closedPort()
+        let result = try Harness.diskimport("convert", "http://127.0.0.1:9/disk.raw", dir.file("out.img"),
+                                            "--proxy", "http://127.0.0.1:\(proxyPort)", "--retries", "0")
+        try Harness.expectFailure(result, containing: "cannot connect to the proxy 127.0.0.1:\(proxyPort) (for 127.0.0.1:9): Connection refused",
+                                  leavingNothingNamed: "out.img", in: dir)
+    }
+
     @Test func retriesStopAtTheRetryTimeLimit() throws {
         let dir = try TemporaryDirectory()
         let port = try closedPort()
