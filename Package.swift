@@ -91,6 +91,7 @@ let package = Package(
         ]),
         .testTarget(name: "IntegrationTests", dependencies: ["DiskImportCore"]),
         .testTarget(name: "CodecsTests", dependencies: ["Codecs", "DiskImportCore"]),
+        .testTarget(name: "ImporterTests", dependencies: ["Importer", "Fetch", "DiskImportCore"]),
         .testTarget(name: "TargetTests", dependencies: ["Target", "DiskImage", "DiskImportCore", "CLinux"]),
     ],
     swiftLanguageModes: [.v6]
