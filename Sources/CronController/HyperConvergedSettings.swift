@@ -54,12 +54,12 @@ public struct HyperConvergedSettings: Sendable, Equatable {
         return (settings, try spec.sequence("dataImportCronTemplates") ?? [])
     }
 
-    /// A filesystem overhead written as a string fraction ("0.07"), as HCO's API has it: 0 ≤ value < 1, kept as
-    /// the exact decimal written.
+    /// A filesystem overhead as HCO's API has it: CDI's `Percent`, a string matching `^(0(?:\.\d{1,3})?|1)$`
+    /// (the pattern of HCO's CRD, which the API server enforces), read as CDI reads it (`FilesystemOverhead(percent:)`).
     private static func fraction(_ fields: YAMLFields, _ key: String) throws -> FilesystemOverhead? {
         guard let text = try fields.string(key) else { return nil }
-        guard let value = try? FilesystemOverhead(parsing: text), value.numerator < value.denominator else {
-            throw fields.error(key, "\"\(text)\" is not a fraction between 0 and 1 (such as \"0.055\")")
+        guard let value = FilesystemOverhead(percent: text) else {
+            throw fields.error(key, "\"\(text)\" is not a fraction from 0 to 1 with at most 3 decimals, such as \"0.055\"")
         }
         return value
     }

@@ -55,6 +55,13 @@ public final class RawFileReader: DiskImageReader {
         return size
     }
 
+    /// The file's data extents (lseek SEEK_DATA / SEEK_HOLE): what the target stores, less any zero blocks in them.
+    public func allocatedData() throws -> AllocatedData? {
+        var bytes: UInt64 = 0
+        try forEachDataExtent { bytes += UInt64($0.count) }
+        return AllocatedData(bytes: bytes, sourceFile: file.descriptor)
+    }
+
     /// Holes shorter than this between two data extents are copied with them.
     static let mergeGap: UInt64 = 1 << 20
 
