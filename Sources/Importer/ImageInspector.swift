@@ -102,7 +102,7 @@ public struct ImageInfo: Sendable {
 
     /// The backing file's name resolved against the image's location: a directory for a local image, the URL's
     /// path for an http(s) one (as qemu-img reports it for a curl image).
-    private func fullBackingFilename(_ qcow2: Qcow2Header) -> String? {
+    func fullBackingFilename(_ qcow2: Qcow2Header) -> String? {
         guard let name = qcow2.extensions.backingFileName, !name.isEmpty else { return nil }
         if case .http = SourceLocation(filename) { return Self.urlBackingFilename(name, imageURL: filename) }
         return qcow2.fullBackingFilename(imagePath: filename)

@@ -21,6 +21,9 @@ struct InfoCommand: ParsableCommand {
             help: ArgumentHelp("Assert the image format inside any wrappers (raw, qcow2): an error when the bytes say otherwise.", valueName: "fmt"))
     var format: String?
 
+    @Flag(help: "Describe the whole backing chain, the image first, as qemu-img info --backing-chain (json: an array).")
+    var backingChain = false
+
     @OptionGroup var network: NetworkOptions
 
     @OptionGroup var common: CommonOptions
@@ -28,8 +31,16 @@ struct InfoCommand: ParsableCommand {
     func run() throws {
         common.bootstrapLogging()
         try reportingErrors {
-            let info = try ImageInspector.inspect(source, network: network.httpOptions(), platform: network.platform(),
-                                                  assertedFormat: format)
+            let (options, platform) = try parsingFlagValues { (try network.httpOptions(), try network.platform()) }
+            if backingChain {
+                let chain = try ImageInspector.inspectChain(source, network: options, platform: platform)
+                switch output {
+                case .human: Console.writeOutput(ImageInspector.humanText(chain: chain))
+                case .json: Console.writeOutput(ImageInspector.json(chain: chain).rendered() + "\n")
+                }
+                return
+            }
+            let info = try ImageInspector.inspect(source, network: options, platform: platform, assertedFormat: format)
             switch output {
             case .human: Console.writeOutput(info.humanText)
             case .json: Console.writeOutput(info.json.rendered() + "\n")

@@ -38,9 +38,9 @@ struct HTTPFixture {
     }
 
     /// The import failed with one line on stderr containing `message`, and left nothing that looks like a target.
-    func expectFailure(_ result: Harness.Result, containing message: String, target: String = "out.img",
+    func expectFailure(_ result: Harness.Result, containing message: String, target: String = "out.img", status: Int32 = 1,
                        sourceLocation: SourceLocation = #_sourceLocation) throws {
-        try Harness.expectFailure(result, containing: message, leavingNothingNamed: target, in: directory,
+        try Harness.expectFailure(result, containing: message, leavingNothingNamed: target, in: directory, status: status,
                                   sourceLocation: sourceLocation)
     }
 

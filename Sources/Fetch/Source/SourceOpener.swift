@@ -34,7 +34,7 @@ public enum SourceOpener {
             }
             let reference = try RegistryReference(parsing: text)
             let client = try RegistryClient(for: reference, options: network)
-            return try RegistryDisk.open(reference, client: client, platform: platform ?? .host)
+            return try RegistryDisk.open(reference, client: client, requestedPlatform: platform)
         }
     }
 }
