@@ -40,7 +40,8 @@ public enum FormatSniffer {
             }
         }
         if starts(ascii("BZh")) && starts([0x31, 0x41, 0x59, 0x26, 0x53, 0x59], at: 4) { return .unsupported("bzip2") }
-        if starts(ascii("KDMV")) || starts(ascii("# Disk DescriptorFile")) || starts(ascii("COWD")) { return .unsupported("vmdk") }
+        if VmdkFormat.probe(head) { return .image(.vmdk) }
+        if starts(ascii("COWD")) { return .unsupported("vmdk version 3 (COWD)") }
         if starts([0x7f, 0x10, 0xda, 0xbe], at: 0x40) { return .unsupported("vdi") }
         if starts(ascii("vhdxfile")) { return .unsupported("vhdx") }
         if starts(ascii("conectix")) { return .unsupported("vpc (vhd)") }

@@ -78,7 +78,7 @@ import Testing
         ("xz -c $RAW > $OUT && printf '\\377' | dd of=$OUT bs=1 seek=7 conv=notrunc status=none", "xz: "),
         ("{ gzip -c $RAW; echo trailing garbage; } > $OUT", "gzip: trailing garbage after the last member"),
         ("{ printf 'QFI\\373\\000\\000\\000\\011'; head -c 4096 /dev/zero; } | xz -c > $OUT", "unsupported format qcow2 version 9 inside xz"),
-        ("qemu-img create -q -f vmdk $OUT 1M", "unsupported format vmdk"),
+        ("{ printf 'COWD\\001\\000\\000\\000'; head -c 4096 /dev/zero; } > $OUT", "unsupported format vmdk version 3 (COWD)"),
         ("qemu-img create -q -f vdi $OUT 1M && xz -c $OUT > $OUT.xz && mv $OUT.xz $OUT", "unsupported format vdi inside xz"),
         ("qemu-img create -q -f vhdx $OUT 1M && gzip -c $OUT | xz -c > $OUT.gz.xz && mv $OUT.gz.xz $OUT",
          "unsupported format vhdx inside gzip inside xz"),

@@ -1,0 +1,63 @@
+import DiskImportCore
+import SystemPackage
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Opens the files a descriptor names (extents, a parent) — only inside the descriptor's own directory.
+///
+/// qemu opens whatever path the descriptor holds (block/vmdk.c vmdk_parse_extents: absolute names as they are,
+/// relative ones against the descriptor's directory). An image from elsewhere must not make diskimport read
+/// /etc/shadow or a block device into a target, so here a name must be relative, free of `..` and protocols, must
+/// stay in that directory once symbolic links are resolved, and must be a regular file.
+enum VmdkFileNames {
+    /// Opens `name`, named by the image at `imagePath` as its `role` ("extent file", "parent").
+    static func open(_ name: String, namedBy imagePath: String, role: String) throws -> LocalFile {
+        let path = try resolve(name, namedBy: imagePath, role: role)
+        let file: LocalFile
+        do {
+            file = try LocalFile(path: path)
+        } catch let error as DiskImportError {
+            throw DiskImportError(error.kind, "\(imagePath): vmdk: cannot open its \(role) \(name): \(error.message)", errno: error.errno)
+        }
+        var st = Glibc.stat()
+        guard fstat(file.descriptor.rawValue, &st) == 0, st.st_mode & S_IFMT == S_IFREG else {
+            throw refusal(name, imagePath, role, "is not a regular file")
+        }
+        if let directory = realPath(directory(of: imagePath)), let real = realPath(path), !real.hasPrefix(directory == "/" ? "/" : directory + "/") {
+            throw refusal(name, imagePath, role, "leads outside the descriptor's directory")
+        }
+        return file
+    }
+
+    /// The path of `name` beside `imagePath`, refusing names that could leave its directory.
+    static func resolve(_ name: String, namedBy imagePath: String, role: String) throws -> String {
+        if name.isEmpty { throw refusal(name, imagePath, role, "is empty") }
+        if name.hasPrefix("/") { throw refusal(name, imagePath, role, "is an absolute path") }
+        if name.contains("\\") || name.split(separator: "/", omittingEmptySubsequences: false).contains("..") {
+            throw refusal(name, imagePath, role, "leads outside the descriptor's directory (..)")
+        }
+        if let colon = name.firstIndex(of: ":"), !name[..<colon].contains("/") {
+            throw refusal(name, imagePath, role, "names a protocol, not a file")
+        }
+        let dir = directory(of: imagePath)
+        return dir.isEmpty ? name : dir + "/" + name
+    }
+
+    private static func refusal(_ name: String, _ imagePath: String, _ role: String, _ why: String) -> DiskImportError {
+        .unsupported("\(imagePath): vmdk: \(role) \"\(name)\" \(why); extent and parent names must stay inside the descriptor's directory")
+    }
+
+    /// The directory part of `path` ("" for a bare name).
+    static func directory(of path: String) -> String {
+        guard let slash = path.lastIndex(of: "/") else { return "" }
+        return slash == path.startIndex ? "/" : String(path[..<slash])
+    }
+
+    private static func realPath(_ path: String) -> String? {
+        guard let resolved = Glibc.realpath(path.isEmpty ? "." : path, nil) else { return nil }
+        defer { free(resolved) }
+        return String(cString: resolved)
+    }
+}
