@@ -70,13 +70,6 @@ final class CurlHandle {
         return curl_easy_perform(raw)
     }
 
-    /// CURLINFO_RESPONSE_CODE of the last response.
-    var responseCode: Int {
-        var code = 0
-        _ = ccurl_getinfo_long(raw, CURLINFO_RESPONSE_CODE, &code)
-        return code
-    }
-
     /// libcurl's default CA bundle file (CURLINFO_CAINFO), when it was built with one.
     var defaultCABundle: String? {
         var path: UnsafeMutablePointer<CChar>?

@@ -14,11 +14,16 @@ struct ConvertCommand: ParsableCommand {
     @Argument(help: "Where to write the raw disk: a file (created sparse) or an existing block device.")
     var target: String
 
-    @Option(help: "Requested disk size (a Kubernetes quantity such as 10Gi); the raw file grows to it, within the usable space.")
+    @Option(help: "Disk size (a Kubernetes quantity such as 10Gi): a raw file grows to it, never shrinks below the image.")
     var size: String?
 
-    @Option(help: "Fraction of a target filesystem kept free for its own overhead, as a decimal from 0 to 1.")
-    var filesystemOverhead: String = FilesystemOverhead.standard.description
+    @Option(help: ArgumentHelp("""
+        Apply CDI's space rules for a filesystem volume with this overhead (a number from 0 to 1; CDI's default is \
+        0.06): the image must fit in min(free space, --size), and --size grows the disk to at most \
+        usable(min(free, --size)). Without it a file target follows qemu-img: no overhead, a sparse disk may be \
+        larger than the free space, and only an image whose data is known not to fit is refused before writing.
+        """, valueName: "fraction"))
+    var filesystemOverhead: String?
 
     @Option(help: "Reserve the target file's space: off (sparse), falloc (fallocate), full (fallocate, else write zeros).")
     var preallocation: PreallocationMode = .off
@@ -47,7 +52,7 @@ struct ConvertCommand: ParsableCommand {
         try reportingErrors {
             var request = ConvertRequest(source: source, target: target)
             request.requestedSize = try size.map(Quantity.bytes)
-            request.filesystemOverhead = try FilesystemOverhead(parsing: filesystemOverhead)
+            request.filesystemOverhead = try filesystemOverhead.map(FilesystemOverhead.init(parsing:))
             request.preallocation = preallocation
             request.sync = sync
             request.followBacking = !noBacking

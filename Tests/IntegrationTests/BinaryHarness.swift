@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 
 /// Runs the built `diskimport` binary and other programs, for tests that drive the product as users do.
@@ -22,6 +23,7 @@ enum Harness {
     }
 
     /// Runs `executable` with `arguments`; output is captured through files so large output cannot block a pipe.
+    /// A program this machine lacks (or that lacks a module) throws, naming the Debian package to install.
     @discardableResult
     static func run(_ executable: String, _ arguments: [String], environment: [String: String]? = nil) throws -> Result {
         let process = Process()
@@ -34,11 +36,16 @@ enum Harness {
         _ = FileManager.default.createFile(atPath: err, contents: nil)
         process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: out))
         process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: err))
-        try process.run()
+        do { try process.run() } catch { throw HarnessError(MissingProgram.notInstalled(executable)) }
         process.waitUntilExit()
-        return Result(status: process.terminationStatus,
-                      stdout: (try? String(contentsOfFile: out, encoding: .utf8)) ?? "",
-                      stderr: (try? String(contentsOfFile: err, encoding: .utf8)) ?? "")
+        let result = Result(status: process.terminationStatus,
+                            stdout: (try? String(contentsOfFile: out, encoding: .utf8)) ?? "",
+                            stderr: (try? String(contentsOfFile: err, encoding: .utf8)) ?? "")
+        let program = executable == "/usr/bin/env" ? arguments.first ?? executable : executable
+        if program != binary, let missing = MissingProgram.explanation(program: program, status: result.status, stderr: result.stderr) {
+            throw HarnessError(missing)
+        }
+        return result
     }
 
     /// Runs diskimport.
