@@ -30,6 +30,8 @@ public struct ConvertRequest: Sendable {
     public var checksum: Checksum?
     /// The platform to pick from a multi-platform registry image (`--arch`); nil picks this machine's.
     public var platform: RegistryPlatform?
+    /// The image format the user asserts (`-f FMT`): an error when the bytes say otherwise.
+    public var assertedFormat: String?
 
     public init(source: String, target: String) {
         self.source = source

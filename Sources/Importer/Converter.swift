@@ -56,7 +56,7 @@ public final class Converter {
             try phases.run(.complete) { try target.commit(sync: request.sync) }
             return ConvertResult(
                 sourceFormat: layers.last ?? "raw", layers: layers, virtualSize: guestSize,
-                bytesRead: progress.sourceBytes, bytesWritten: progress.writtenBytes, bytesCloned: progress.clonedBytes,
+                bytesRead: source?.storedBytesRead ?? progress.sourceBytes, bytesWritten: progress.writtenBytes, bytesCloned: progress.clonedBytes,
                 holeBytes: progress.holeBytes, scratchBytes: reader.scratchBytes, seconds: MonotonicClock.now() - start,
                 targetKind: outcome.kind, targetLength: outcome.length, preallocation: outcome.preallocation)
         } catch {

@@ -102,7 +102,7 @@ public struct ImageInfo: Sendable {
 
     /// The backing file's name resolved against the image's location: a directory for a local image, the URL's
     /// path for an http(s) one (as qemu-img reports it for a curl image).
-    private func fullBackingFilename(_ qcow2: Qcow2Header) -> String? {
+    func fullBackingFilename(_ qcow2: Qcow2Header) -> String? {
         guard let name = qcow2.extensions.backingFileName, !name.isEmpty else { return nil }
         if case .http = SourceLocation(filename) { return Self.urlBackingFilename(name, imageURL: filename) }
         return qcow2.fullBackingFilename(imagePath: filename)
@@ -116,14 +116,18 @@ public struct ImageInfo: Sendable {
 /// download queue is small, so a multi-GiB `.qcow2.xz` costs a few hundred KiB of transfer before the source is
 /// dropped (which cancels the download). A qcow2 with a backing file is described, not refused: info only reads.
 public enum ImageInspector {
-    public static func inspect(_ source: String, network: HTTPOptions = HTTPOptions(), platform: RegistryPlatform? = nil) throws -> ImageInfo {
-        try inspect(try SourceOpener.open(SourceLocation(source), network: network, platform: platform, purpose: .inspect))
+    /// - Parameter assertedFormat: `-f FMT`: an error when the image is another format.
+    public static func inspect(_ source: String, network: HTTPOptions = HTTPOptions(), platform: RegistryPlatform? = nil,
+                               assertedFormat: String? = nil) throws -> ImageInfo {
+        try inspect(try SourceOpener.open(SourceLocation(source), network: network, platform: platform, purpose: .inspect),
+                    assertedFormat: assertedFormat)
     }
 
     /// Describes an opened source (a stream source included).
-    public static func inspect(_ source: any OpenedSource) throws -> ImageInfo {
+    public static func inspect(_ source: any OpenedSource, assertedFormat: String? = nil) throws -> ImageInfo {
         let actualSize = try source.localFile.map(allocatedBytes)
         let (format, layers, description) = try describe(source)
+        try format.check(asserted: assertedFormat, source: source.displayName)
         let registry = (source as? RegistryDisk).map {
             RegistryImageInfo(manifestDigest: $0.manifestDigest, imageDigest: $0.imageDigest, platform: $0.platform)
         }
@@ -132,16 +136,36 @@ public enum ImageInspector {
     }
 
     /// The image's format, the layer names (outermost first) and what its format says of it. A plain local image
-    /// whose format reads local files is described from the file; anything else from its stream.
+    /// whose format reads local files is described from the file; anything else from its stream. Where the source
+    /// reads its end cheaply (a local file, HTTP with ranges), a raw image's last sector is sniffed (a DMG is
+    /// refused, as `convert` refuses it), and raw inside xz gets its size from the xz index.
     private static func describe(_ source: any OpenedSource) throws -> (ImageFormat, [String], ImageDescription) {
         let name = source.displayName
         if let file = source.localFile, case .image(let format) = FormatSniffer.detect(head: try file.head(FormatSniffer.headLength)),
            format.reading.capabilities.contains(.localFile) {
+            if format == .raw, let trailer = try FormatSniffer.trailer(of: file) { try FormatSniffer.refuse(trailer: trailer) }
             return (format, [format.name], try format.reading.describe(file, name: name))
         }
         let stack = LayerStack(source.stream, length: source.length, peeled: source.peeledLayers, placement: .inline)
-        let format = try stack.peelToImage()
-        return (format, stack.layers + [format.name], try format.reading.describe(stack.stream, length: stack.length, name: name))
+        return try stack.peelToImage(xzLayer: { stack in try rawInsideXz(stack, of: source) }) { format in
+            if format == .raw, stack.layers.isEmpty, let ranged = try? source.rangedReader(),
+               let trailer = try? FormatSniffer.trailer(of: ranged) {
+                try FormatSniffer.refuse(trailer: trailer)
+            }
+            return (format, stack.layers + [format.name], try format.reading.describe(stack.stream, length: stack.length, name: name))
+        }
+    }
+
+    /// A raw image inside the xz layer at the top of `stack` when that layer is the whole source and the source reads
+    /// at any offset: its size is in the xz index at the end, padded to a sector as `convert` pads it. Nil otherwise
+    /// (the size is then unknown until decompressed).
+    private static func rawInsideXz(_ stack: LayerStack, of source: any OpenedSource) throws -> (ImageFormat, [String], ImageDescription)? {
+        guard stack.layers.isEmpty, let ranged = try? source.rangedReader(),
+              let head = try XzHead.decoded(peeking: stack.stream, count: FormatSniffer.headLength),
+              FormatSniffer.detect(head: head) == .image(.raw) else { return nil }
+        let size = try XzIndex.uncompressedSize(of: ranged)
+        _ = try stack.handOver(.compressed(.xz))
+        return (.raw, stack.layers + [ImageFormat.raw.name], ImageDescription(virtualSize: RawFormat.paddedSize(size)))
     }
 
     /// st_blocks * 512 of the file (fstat).

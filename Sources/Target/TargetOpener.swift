@@ -55,7 +55,10 @@ public enum TargetOpener {
         case S_IFREG:
             return try openFile(path: path, finalPath: finalPath, options: options, progress: progress)
         case S_IFDIR:
-            throw DiskImportError.usage("target \(path) is a directory: name the file to write, such as \(path)/disk.img")
+            var directory = Substring(path)
+            while directory.count > 1, directory.hasSuffix("/") { directory = directory.dropLast() }
+            let example = (directory == "/" ? "" : directory) + "/disk.img"
+            throw DiskImportError.usage("target \(path) is a directory: name the file to write, such as \(example)")
         default:
             throw DiskImportError.usage("target \(path) is \(describe(st.st_mode)): expected a regular file or a block device")
         }

@@ -74,11 +74,11 @@ enum Harness {
 }
 
 extension Harness {
-    /// The import failed (exit 1) with exactly one error line, containing `message`, and left nothing in `directory`
-    /// whose name contains `target` (no target, no temporary file).
+    /// The import failed (exit `status`: 1, or 64 for a usage error) with exactly one error line, containing
+    /// `message`, and left nothing in `directory` whose name contains `target` (no target, no temporary file).
     static func expectFailure(_ result: Result, containing message: String, leavingNothingNamed target: String,
-                              in directory: TemporaryDirectory, sourceLocation: SourceLocation = #_sourceLocation) throws {
-        #expect(result.status == 1, sourceLocation: sourceLocation)
+                              in directory: TemporaryDirectory, status: Int32 = 1, sourceLocation: SourceLocation = #_sourceLocation) throws {
+        #expect(result.status == status, sourceLocation: sourceLocation)
         #expect(result.stderr.contains(message), "stderr: \(result.stderr)", sourceLocation: sourceLocation)
         #expect(result.stderr.split(separator: "\n").filter { $0.hasPrefix("diskimport: error") }.count == 1,
                 "stderr: \(result.stderr)", sourceLocation: sourceLocation)

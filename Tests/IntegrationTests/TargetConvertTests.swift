@@ -129,38 +129,11 @@ import Glibc
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path) == ["disk.raw.gz"])
     }
 
-    /// A conversion that runs for a while: `mebibytes` of zeros as a gzip stream of concatenated 16 MiB members.
-    private func slowSource(in dir: TemporaryDirectory, mebibytes: Int) throws -> String {
-        let path = dir.file("zeros.gz")
-        try Harness.tool("sh", "-c", """
-            head -c 16777216 /dev/zero | gzip -1 > \(path).part && \
-            for i in $(seq \(mebibytes / 16)); do cat \(path).part; done > \(path) && rm \(path).part
-            """)
-        return path
-    }
-
-    /// Starts a conversion to `dir/out.img` and returns once its temporary file exists (the moment to interrupt it).
-    private func startConversion(_ executable: String, _ arguments: [String], until dir: TemporaryDirectory) throws -> Process {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        var sawTemporary = false
-        for _ in 0..<400 where !sawTemporary {
-            sawTemporary = try FileManager.default.contentsOfDirectory(atPath: dir.path).contains { $0.hasPrefix(".out.img.diskimport-") }
-            if !sawTemporary { usleep(25_000) }
-        }
-        if !sawTemporary { process.terminate() }
-        try #require(sawTemporary, "no temporary file appeared (\(executable) \(arguments.joined(separator: " ")))")
-        return process
-    }
-
     @Test(arguments: [SIGTERM, SIGINT])
     func aSignalRemovesTheTemporaryFile(signal: Int32) throws {
         let dir = try TemporaryDirectory()
-        let source = try slowSource(in: dir, mebibytes: 4096)
-        let process = try startConversion(Harness.binary, ["convert", source, dir.file("out.img")], until: dir)
+        let source = try SlowConversion.source(in: dir, mebibytes: 4096)
+        let process = try SlowConversion.start(Harness.binary, ["convert", source, dir.file("out.img")], until: dir)
         usleep(100_000)
         #expect(process.isRunning, "the conversion finished before it could be interrupted")
         kill(process.processIdentifier, signal)
@@ -186,8 +159,8 @@ import Glibc
     /// the handler must still end the process after removing the temporary file.
     @Test func aSignalStopsTheImportAsPIDOne() throws {
         let dir = try TemporaryDirectory()
-        let source = try slowSource(in: dir, mebibytes: 4096)
-        let process = try startConversion("/usr/bin/unshare", ["--pid", "--fork", Harness.binary, "convert", source, dir.file("out.img")],
+        let source = try SlowConversion.source(in: dir, mebibytes: 4096)
+        let process = try SlowConversion.start("/usr/bin/unshare", ["--pid", "--fork", Harness.binary, "convert", source, dir.file("out.img")],
                                           until: dir)
         // The converter as this namespace sees it: unshare's only child.
         let children = try String(contentsOfFile: "/proc/\(process.processIdentifier)/task/\(process.processIdentifier)/children",
@@ -202,17 +175,5 @@ import Glibc
         process.waitUntilExit()
         #expect(process.terminationStatus == 128 + SIGTERM)
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path) == ["zeros.gz"])
-    }
-
-    @Test func progressIsDrawnOnlyWhenAskedOnANonTerminal() throws {
-        let dir = try TemporaryDirectory()
-        let source = try slowSource(in: dir, mebibytes: 1024)
-        let quiet = try Harness.diskimport("convert", source, dir.file("quiet.img"))
-        #expect(quiet.status == 0 && quiet.stderr.isEmpty)
-        let shown = try Harness.diskimport("convert", source, dir.file("shown.img"), "--progress")
-        #expect(shown.status == 0)
-        #expect(shown.stderr.contains("MiB/s") && shown.stderr.contains("\r"), "\(shown.stderr.prefix(200))")
-        // The bar is cleared at the end: the last thing written is "carriage return, erase line".
-        #expect(shown.stderr.hasSuffix("\r\u{1B}[K"))
     }
 }

@@ -20,7 +20,7 @@ public final class RawFileReader: DiskImageReader {
     public init(file: LocalFile, pieceSize: UInt64 = 64 << 20) {
         self.file = file
         self.pieceSize = pieceSize
-        virtualSize = (file.length + 511) / 512 * 512
+        virtualSize = RawFormat.paddedSize(file.length)
     }
 
     public func convert(to sink: ExtentSink, progress: TransferProgress) throws -> UInt64 {
