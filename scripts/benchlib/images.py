@@ -38,6 +38,11 @@ QCOW2 = {
     "qcow2-zstd": ["-c", "-o", "compression_type=zstd"],
     "qcow2-512": ["-o", "cluster_size=512"],
 }
+# vmdk as qemu-img writes it: hosted sparse (64 KiB grains) and streamOptimized (deflate grains with markers).
+VMDK = {
+    "vmdk": ["-o", "subformat=monolithicSparse"],
+    "vmdk-stream": ["-o", "subformat=streamOptimized"],
+}
 
 
 def copy_data_extents(source, target, offset):
@@ -239,6 +244,12 @@ class ImageSet:
         if kind in QCOW2:
             command = ["qemu-img", "convert", "-f", "raw", "-O", "qcow2"] + QCOW2[kind]
             return "qcow2", "raw", command, lambda parent, tmp: sh(*command, parent, tmp)
+        if kind in VMDK:
+            command = ["qemu-img", "convert", "-f", "raw", "-O", "vmdk"] + VMDK[kind]
+            return "vmdk", "raw", command, lambda parent, tmp: sh(*command, parent, tmp)
+        if kind == "vmdk-stream.gz":
+            command = ["pigz", "-p", "2", "-6", "-n", "-c"]
+            return "gz", "vmdk-stream", command, piped(command)
         if kind in ("qcow2.xz", "raw.xz"):
             command = ["xz", "-T2", "-" + self.xz_preset, "-c"]
             return "xz", kind[:-3], command, piped(command)
@@ -262,4 +273,6 @@ def tiny_images(cache):
         with open(raw + ".qcow2.gz", "wb") as out:
             sh("gzip", "-c", raw + ".qcow2", stdout=out)
         sh("xz", "-k", "-f", raw)
-    return {"raw": raw, "qcow2": raw + ".qcow2", "qcow2.gz": raw + ".qcow2.gz", "raw.xz": raw + ".xz"}
+    if not os.path.exists(raw + ".vmdk"):
+        sh("qemu-img", "convert", "-f", "raw", "-O", "vmdk", raw, raw + ".vmdk")
+    return {"raw": raw, "qcow2": raw + ".qcow2", "qcow2.gz": raw + ".qcow2.gz", "raw.xz": raw + ".xz", "vmdk": raw + ".vmdk"}

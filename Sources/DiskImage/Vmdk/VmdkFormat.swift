@@ -31,7 +31,14 @@ public enum VmdkFormat: DiskImageFormat {
     /// From the head of the stream: the sparse header and its embedded descriptor, or a descriptor file's text
     /// (whose extents cannot be opened from a stream: their sizes are the descriptor's).
     public static func describe(_ stream: PeekableStream, length: UInt64?, name: String) throws -> ImageDescription {
-        let head = try stream.peek(512 + VmdkImage.descriptorReadLength)
+        let details = try details(head: try stream.peek(512 + VmdkImage.descriptorReadLength), name: name)
+        return ImageDescription(virtualSize: details.extents.reduce(0) { $0 + $1.virtualSize }, details: details)
+    }
+
+    /// What the first bytes of a vmdk say (the sparse header and its embedded descriptor, or a descriptor's text
+    /// and extent lines), from a buffer in memory: the entry point for fuzzing the header and descriptor parsers.
+    /// Any input either parses or throws a `DiskImportError`.
+    public static func details(head: [UInt8], name: String) throws -> VmdkDetails {
         let details: VmdkDetails
         if head.starts(with: VmdkSparseHeader.magic) {
             let header = try head.withUnsafeBytes { try VmdkSparseHeader($0, name: name) }
@@ -53,7 +60,13 @@ public enum VmdkFormat: DiskImageFormat {
                                       parentCID: descriptor.cid(parent: true) ?? 0, parentHint: descriptor.parentFileNameHint(name: name),
                                       imagePath: name, extents: extents)
         }
-        return ImageDescription(virtualSize: details.extents.reduce(0) { $0 + $1.virtualSize }, details: details)
+        var total: UInt64 = 0
+        for extent in details.extents {
+            let (sum, overflow) = total.addingReportingOverflow(extent.virtualSize)
+            guard !overflow, sum <= UInt64(Int64.max) else { throw DiskImportError.corrupt("\(name): vmdk: the extents add up to more than 2^63 bytes") }
+            total = sum
+        }
+        return details
     }
 
     /// A local image is opened with its extents (its parent is named, not opened, as qemu-img info does).

@@ -61,7 +61,8 @@ struct VmdkSparseHeader: Equatable, Sendable {
         }
         if version > 3 { throw DiskImportError.unsupported("\(name): vmdk: unsupported VMDK version \(version)") }
         if gtesPerGT > 512 { throw DiskImportError.corrupt("\(name): vmdk: L2 table size too big (\(gtesPerGT) entries per grain table)") }
-        if UInt64(gtesPerGT) * granularity == 0 { throw DiskImportError.corrupt("\(name): vmdk: L1 entry size is invalid (grain size or grain table size is 0)") }
+        // vmdk_open_vmdk4 keeps l1_entry_sectors in a uint32_t: the product wraps there, as here.
+        if UInt32(truncatingIfNeeded: UInt64(gtesPerGT) &* granularity) == 0 { throw DiskImportError.corrupt("\(name): vmdk: L1 entry size is invalid (grain size or grain table size is 0)") }
         if let fileLength, fileLength / 512 < grainOffset {
             throw DiskImportError.corrupt("\(name): vmdk: file truncated, expecting at least \(grainOffset * 512) bytes")
         }
