@@ -17,8 +17,14 @@ public final class Converter {
     /// Bounds the raw bytes a decoder produces (a decompression bomb); tightened to the target's capacity once open.
     private var decodedLimit: (any DecodedSizeLimit)?
 
-    public init(request: ConvertRequest, progress: TransferProgress = TransferProgress(), logger: Logger = Log.logger("import")) {
+    /// An object in S3 or GCS that the caller found (`s3://`, `gs://`, the pod's s3 and gcs sources), read
+    /// instead of opening `request.source`.
+    private let storedObject: StoredObject?
+
+    public init(request: ConvertRequest, progress: TransferProgress = TransferProgress(), logger: Logger = Log.logger("import"),
+                storedObject: StoredObject? = nil) {
         self.request = request
+        self.storedObject = storedObject
         self.progress = progress
         phases = PhaseRunner(logger: logger)
     }
@@ -75,6 +81,13 @@ public final class Converter {
         /// Wrappers a transport peeled already (a registry layer's compression and tar).
         var peeled: [String] = []
         let name: String
+        if let object = storedObject {
+            // Streamed as an http(s) body is: one GET on its own thread, resumed after a cut, overlapping decoding.
+            let body = try object.stream(bufferCount: 8, bufferSize: 512 << 10)
+            name = object.displayName
+            source = body
+            sourceLength = object.length
+        } else {
         switch SourceLocation(request.source) {
         case .file(let path):
             let file = try LocalFile(path: path)
@@ -107,6 +120,7 @@ public final class Converter {
             source = disk.stream
             sourceLength = disk.length
             peeled = disk.layers
+        }
         }
         if let checksum = request.checksum {
             let verifying = try ChecksumStream(source, expected: checksum)

@@ -8,7 +8,7 @@ struct ConvertCommand: ParsableCommand {
         commandName: "convert",
         abstract: "Convert SOURCE (a path) into TARGET (a regular file or a block device) as raw.")
 
-    @Argument(help: "The image to import: a local path, an http(s):// URL, or a docker:// reference.")
+    @Argument(help: "The image to import: a local path, an http(s):// URL, a docker:// reference, or an s3:// or gs:// object.")
     var source: String
 
     @Argument(help: "Where to write the raw disk: a file (created sparse) or an existing block device.")
@@ -40,6 +40,8 @@ struct ConvertCommand: ParsableCommand {
 
     @OptionGroup var network: NetworkOptions
 
+    @OptionGroup(title: "S3 and GCS sources") var objectStore: ObjectStoreOptions
+
     @OptionGroup var common: CommonOptions
 
     func run() throws {
@@ -60,7 +62,8 @@ struct ConvertCommand: ParsableCommand {
             let result: ConvertResult
             do {
                 defer { display?.stop() }
-                result = try Converter(request: request, progress: transfer).run()
+                let object = try objectStore.object(source, network: request.network)
+                result = try Converter(request: request, progress: transfer, storedObject: object).run()
             }
             if json { Console.writeOutput(Self.summary(result).rendered() + "\n") }
         }

@@ -11,7 +11,7 @@ struct InfoCommand: ParsableCommand {
         case human, json
     }
 
-    @Argument(help: "The image to describe: a local path, an http(s):// URL or a docker:// reference.")
+    @Argument(help: "The image to describe: a local path, an http(s):// URL, a docker:// reference, or an s3:// or gs:// object.")
     var source: String
 
     @Option(help: "human (like qemu-img info) or json (qemu-img info's key names, plus layers).")
@@ -19,12 +19,15 @@ struct InfoCommand: ParsableCommand {
 
     @OptionGroup var network: NetworkOptions
 
+    @OptionGroup(title: "S3 and GCS sources") var objectStore: ObjectStoreOptions
+
     @OptionGroup var common: CommonOptions
 
     func run() throws {
         common.bootstrapLogging()
         try reportingErrors {
-            let info = try ImageInspector.inspect(source, network: network.httpOptions(), platform: network.platform())
+            let info = try objectStore.object(source, network: network.httpOptions()).map(ImageInspector.inspect)
+                ?? ImageInspector.inspect(source, network: network.httpOptions(), platform: network.platform())
             switch output {
             case .human: Console.writeOutput(info.humanText)
             case .json: Console.writeOutput(info.json.rendered() + "\n")
