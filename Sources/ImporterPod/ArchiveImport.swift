@@ -57,17 +57,11 @@ struct ArchiveImport {
     private func extract(into stagingPath: String) throws -> SafeArchiveExtractor.Summary {
         let free = try FilesystemInfo.of(directory).availableBytes
         let limit = min(free, request.requestedSize ?? free)
-        var stream: ByteStream
-        switch SourceLocation(request.source) {
-        case .http(let url):
-            let body = try HTTPStream(client: HTTPClient(options: request.network), url: url)
-            if let length = body.expectedLength { progress.setSourceTotal(length) }
-            stream = body
-        case .file(let path):
-            stream = try LocalFile(path: path).stream()
-        case .registry:
+        let location = SourceLocation(request.source)
+        if case .registry = location {
             throw DiskImportError.usage("content type archive is not available for registry sources")
         }
+        var stream = try SourceOpener.open(location, network: request.network, platform: nil).stream
         var verifying: ChecksumStream?
         if let checksum = request.checksum {
             let checked = try ChecksumStream(stream, expected: checksum)

@@ -5,6 +5,7 @@ import Logging
 import MetricsEndpoint
 import Prometheus
 import SystemPackage
+import Target
 
 #if canImport(Glibc)
 import Glibc
@@ -95,9 +96,9 @@ public final class PodImporter {
             return .failure(message(of: error))
         }
         // s3 and gcs connect first, as CDI's data sources do: a failure there is "Unable to connect to …".
-        let object: StoredObject?
+        let object: ObjectStoreSource?
         do {
-            object = try storedObject(env)
+            object = try objectStoreSource(env)
         } catch {
             return .failure(message(of: error))
         }
@@ -119,16 +120,25 @@ public final class PodImporter {
             touchDoneFile(env)
             return .success(.importComplete(scratchSpaceRequired: scratchSpaceRequired, preallocationApplied: preallocationApplied))
         } catch {
-            return .failure("Unable to process data: \(message(of: error))")
+            return .failure("Unable to process data: \(phaseContext(of: error, source: env.source))\(message(of: error))")
         }
+    }
+
+    /// The context CDI's data processor puts before an error of the phase it failed in, where ours differs from
+    /// none. An image too large for the volume: an http source is validated in the ValidatePreScratch phase, which
+    /// adds nothing; every other source in the Convert phase, which wraps the error as "Unable to convert source data
+    /// to target format" (pkg/importer/data-processor.go).
+    private func phaseContext(of error: any Error, source: ImporterEnvironment.Source) -> String {
+        guard let error = error as? DiskImportError, SpaceRules.isLargerPVCRequired(error), source != .http else { return "" }
+        return "Unable to convert source data to target format: "
     }
 
     /// Imports a disk image through the Converter. Returns (scratch space required, preallocation applied); the
     /// Converter's `.scratchRequired` is not an error here: CDI's controller re-runs the pod with a scratch volume.
-    private func convert(_ env: ImporterEnvironment, endpoint: String, block: Bool, object: StoredObject?) throws -> (Bool, Bool) {
+    private func convert(_ env: ImporterEnvironment, endpoint: String, block: Bool, object: ObjectStoreSource?) throws -> (Bool, Bool) {
         let request = try PodRequest.convertRequest(env, endpoint: endpoint, paths: options.paths, block: block)
         do {
-            let result = try Converter(request: request, progress: progress, logger: logger, storedObject: object).run()
+            let result = try Converter(request: request, source: object, progress: progress, logger: logger).run()
             if !block { try setDiskImageMode() }
             return (false, result.preallocationApplied)
         } catch let error as DiskImportError where error.kind == .scratchRequired {
@@ -137,8 +147,8 @@ public final class PodImporter {
         }
     }
 
-    /// The s3 or gcs source's object, found before the import; nil for other sources.
-    private func storedObject(_ env: ImporterEnvironment) throws -> StoredObject? {
+    /// The s3 or gcs source's object, found and opened before the import; nil for other sources.
+    private func objectStoreSource(_ env: ImporterEnvironment) throws -> ObjectStoreSource? {
         guard env.source == .s3 || env.source == .gcs else { return nil }
         if env.contentType == .archive {
             throw DiskImportError.usage("content type archive is supported for the http source, not \(env.source.rawValue)")

@@ -50,10 +50,18 @@ struct ObjectStoreOptions: ParsableArguments {
         return access
     }
 
-    /// The object an s3:// or gs:// SOURCE names, found with these flags; nil for any other source.
-    func object(_ source: String, network: HTTPOptions) throws -> StoredObject? {
-        guard ObjectStoreAccess.names(source) else { return nil }
-        return try access().open(source, options: network)
+    /// `options` with what these flags and the environment say about object stores, when `source` is an s3:// or
+    /// gs:// object (`SourceOpener` reads them there); unchanged for any other source, so that an unrelated
+    /// GOOGLE_APPLICATION_CREDENTIALS is never read.
+    func adding(to options: HTTPOptions, for source: String) throws -> HTTPOptions {
+        switch SourceLocation(source) {
+        case .s3, .gcs:
+            var options = options
+            options.objectStore = try access()
+            return options
+        default:
+            return options
+        }
     }
 
     static var processEnvironment: [String: String] { ProcessInfo.processInfo.environment }

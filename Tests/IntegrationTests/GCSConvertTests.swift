@@ -56,12 +56,20 @@ struct GCSConvertTests {
                               containing: "invalid_grant")
         try gcs.expectFailure(try gcs.convert("gs://disks/missing.raw", ["--gcs-endpoint", try gcs.gcsEmulator()]), containing: "does not exist")
         try gcs.expectFailure(try gcs.convert("gs://disks/disk.raw", gate + ["--credentials-file", try gcs.fixtures["CA_FILE"]]),
-                              containing: "is not a JSON service account key")
+                              containing: "is not a JSON service account key", status: 64)
     }
 
     @Test func infoReadsOnlyTheHead() throws {
         let gcs = try ObjectStoreFixture()
         let info = try Harness.run(Harness.binary, ["info", "gs://disks/disk.qcow2", "--output", "json", "--gcs-endpoint", try gcs.gcsEmulator()])
         #expect(info.status == 0 && info.stdout.contains("\"format\":\"qcow2\"") && info.stdout.contains("gs://disks/disk.qcow2"), "\(info.stderr)")
+    }
+
+    /// With --http-random-access a qcow2 is read by ranged GETs pinned to the object's generation.
+    @Test func aPlainQcow2IsReadByRangedGetsWhenAsked() throws {
+        let gcs = try ObjectStoreFixture()
+        let result = try gcs.convert("gs://disks/disk.qcow2", ["--gcs-endpoint", try gcs.gcsEmulator(), "--http-random-access", "--json"])
+        try gcs.expectIdentical(result, toQemuImgOf: gcs.local("disk.qcow2"))
+        #expect(result.stdout.contains("\"scratch-bytes\":0"), "\(result.stdout)")
     }
 }

@@ -72,9 +72,11 @@ struct ObjectStoreFixture {
         #expect(try Files.identical(qemuRaw(of: local), directory.file(target)), sourceLocation: sourceLocation)
     }
 
-    func expectFailure(_ result: Harness.Result, containing message: String, target: String = "out.img",
+    /// `status` 64 for a flag's value that no import could use (a key file that is not a key), 1 for the rest.
+    func expectFailure(_ result: Harness.Result, containing message: String, target: String = "out.img", status: Int32 = 1,
                        sourceLocation: SourceLocation = #_sourceLocation) throws {
-        try Harness.expectFailure(result, containing: message, leavingNothingNamed: target, in: directory, sourceLocation: sourceLocation)
+        try Harness.expectFailure(result, containing: message, leavingNothingNamed: target, in: directory, status: status,
+                                  sourceLocation: sourceLocation)
         try expectNoSecrets(result, sourceLocation: sourceLocation)
     }
 

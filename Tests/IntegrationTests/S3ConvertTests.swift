@@ -61,6 +61,9 @@ struct S3ConvertTests {
         ]
         for (source, flags, message) in cases {
             try s3.expectFailure(try s3.convert(source, flags + ["-v"]), containing: message)
+            let quiet = try s3.convert(source, flags)
+            try s3.expectFailure(quiet, containing: message)
+            #expect(quiet.stderr.split(separator: "\n").count == 1, "\(quiet.stderr)")
         }
     }
 
@@ -76,15 +79,40 @@ struct S3ConvertTests {
     /// afresh, and moto verifies every signature.
     @Test func cutsAreResumedWithSignedRangedRequests() throws {
         let s3 = try ObjectStoreFixture()
-        // Connection 1 is the HEAD (too short to be cut); the GET is cut at 0.7, 1.4 and 2.1 MB.
+        // Two connections are too short to be cut: the HEAD, and the ranged read of a raw image's last sector (a DMG
+        // is refused before anything is written); the GET is cut at 0.7, 1.4 and 2.1 MB.
         let key = try s3.putS3("cut-\(UUID().uuidString).raw", contentsOf: s3.local("disk.raw"))
-        let proxy = try FaultProxy(s3.fixtures, target: try s3.fixtures["S3_HTTP_PORT"], ["--cut-after", "700000", "--cuts", "4"])
+        let proxy = try FaultProxy(s3.fixtures, target: try s3.fixtures["S3_HTTP_PORT"], ["--cut-after", "700000", "--cuts", "5"])
         let result = try s3.convert("s3://disks/\(key)", try s3.s3Flags(https: false, port: proxy.port))
         try s3.expectIdentical(result, toQemuImgOf: s3.local("disk.raw"))
         #expect(proxy.connections.filter { $0["fault"] as? String == "cut" && ($0["server_bytes"] as? Int ?? 0) >= 700_000 }.count == 3)
-        let resumed = try s3.log("S3_LOG").filter { ($0["path"] as? String)?.hasSuffix(key) == true && $0["range"] is String }
+        // A resume asks for the rest (bytes=N-); the trailer's read is a closed range.
+        let resumed = try s3.log("S3_LOG").filter { ($0["path"] as? String)?.hasSuffix(key) == true && ($0["range"] as? String)?.hasSuffix("-") == true }
         #expect(resumed.count == 3 && resumed.allSatisfy { $0["status"] as? Int == 206 && $0["signed"] as? Bool == true && $0["if_match"] is String },
                 "\(resumed)")
+    }
+
+    /// With --http-random-access a plain qcow2 is read at its offsets (tables, then allocated clusters) by GETs
+    /// that are ranged, signed and pinned with If-Match to the ETag the HEAD found; moto checks every signature.
+    @Test func aPlainQcow2IsReadBySignedRangedGetsWhenAsked() throws {
+        let s3 = try ObjectStoreFixture()
+        let key = try s3.putS3("ranged-\(UUID().uuidString).qcow2", contentsOf: s3.local("disk.qcow2"))
+        let result = try s3.convert("s3://disks/\(key)", try s3.s3Flags() + ["--http-random-access", "--json"])
+        try s3.expectIdentical(result, toQemuImgOf: s3.local("disk.qcow2"))
+        #expect(result.stdout.contains("\"scratch-bytes\":0"), "\(result.stdout)")
+        let ranged = try s3.log("S3_LOG").filter { ($0["path"] as? String)?.hasSuffix(key) == true && $0["range"] is String }
+        #expect(ranged.count >= 2, "\(ranged)")
+        #expect(ranged.allSatisfy { $0["status"] as? Int == 206 && $0["signed"] as? Bool == true && $0["if_match"] is String }, "\(ranged)")
+    }
+
+    /// info of raw inside xz reads the xz index at the object's end with a signed ranged GET: the virtual size
+    /// without decompressing the object.
+    @Test func infoSizesRawInsideXzFromItsIndex() throws {
+        let s3 = try ObjectStoreFixture()
+        let info = try Harness.run(Harness.binary, ["info", "s3://disks/disk.raw.xz", "--output", "json"] + (try s3.s3Flags()))
+        #expect(info.status == 0, "\(info.stderr)")
+        let raw = try #require(FileManager.default.attributesOfItem(atPath: try s3.local("disk.raw"))[.size] as? Int)
+        #expect(info.stdout.contains("\"virtual-size\":\(raw),") && info.stdout.contains("\"layers\":[\"xz\",\"raw\"]"), "\(info.stdout)")
     }
 
     @Test func anObjectChangedDuringTheDownloadIsAnError() throws {
