@@ -52,8 +52,11 @@ struct CronHTTPTests {
         let volumeB = try world.volume(b)
         #expect(tick.stdout.contains("\(world.cron): polled \(b), imported \(volumeB)"), "\(tick.stdout)")
         during = try world.requests().dropFirst(before)
-        #expect(during.map(\.method) == ["HEAD", "GET"], "\(during)")
-        #expect(during.map(\.bodyBytes) == [0, diskB.count], "\(during)")
+        // One HEAD, then the body once. A raw image's importer also probes ranges (1 byte) and reads its last sector
+        // (a DMG is refused before anything is written): small GETs, never a second copy of the body.
+        #expect(during.first?.method == "HEAD" && during.first?.bodyBytes == 0, "\(during)")
+        #expect(during.filter { $0.bodyBytes == diskB.count }.map(\.method) == ["GET"], "\(during)")
+        #expect(during.filter { $0.bodyBytes != diskB.count }.map(\.bodyBytes).reduce(0, +) <= 1024, "\(during)")
         #expect(status.dataSource(world.dataSource)?["volume"] as? String == volumeB)
         #expect(status.volumeNames == [volumeB])
         #expect(try world.volumeDirectories() == [volumeB])
