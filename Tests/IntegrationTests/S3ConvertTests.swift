@@ -24,6 +24,9 @@ struct S3ConvertTests {
         let result = try s3.convert("s3://disks/disk.qcow2", ["-v", "--progress"], environment: environment)
         try s3.expectIdentical(result, toQemuImgOf: s3.local("disk.qcow2"))
         try s3.expectNoSecrets(result)
+        // Progress on a pipe: plain lines, the last one at 100%.
+        let progress = result.stderr.split(separator: "\n").filter { $0.hasPrefix("diskimport: progress: ") }
+        #expect(progress.last?.hasPrefix("diskimport: progress: 100% ") == true, "\(result.stderr)")
         #expect(try s3.log("S3_LOG").contains { $0["session_token"] as? Bool == true && $0["status"] as? Int == 200 })
     }
 

@@ -51,11 +51,9 @@ public final class GCSObject: Sendable {
         self.signer = signer
     }
 
+    /// The GET every attempt of a download repeats, pinned to the generation found.
     var getRequest: HTTPRequest {
-        var request = HTTPRequest(url: location.downloadURL)
-        request.signer = signer
-        request.sendCredentials = false
-        request.rangesAlwaysServed = true
+        var request = HTTPRequest.objectGet(location.downloadURL, signer: signer)
         if let generation { request.headers = ["x-goog-if-generation-match: \(generation)"] }
         return request
     }

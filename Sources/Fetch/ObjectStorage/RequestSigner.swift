@@ -9,3 +9,16 @@ protocol RequestSigner: Sendable {
     /// libcurl options for this attempt on `handle` (CURLOPT_AWS_SIGV4 and the key pair, or none).
     func configure(_ handle: CurlHandle) throws
 }
+
+extension HTTPRequest {
+    /// An object store's GET as every attempt repeats it: signed by `signer` (never the client's Basic credentials;
+    /// nil: anonymous), and ranged after a cut whether or not the store says `Accept-Ranges` (object stores always
+    /// serve ranges).
+    static func objectGet(_ url: String, signer: RequestSigner?) -> HTTPRequest {
+        var request = HTTPRequest(url: url)
+        request.signer = signer
+        request.sendCredentials = false
+        request.rangesAlwaysServed = true
+        return request
+    }
+}

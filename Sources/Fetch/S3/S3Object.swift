@@ -61,11 +61,8 @@ public final class S3Object: Sendable {
 
     /// The signed GetObject every attempt of a download repeats (ranged after a cut).
     var getRequest: HTTPRequest {
-        var request = HTTPRequest(url: location.objectURL)
-        request.signer = signer
-        request.sendCredentials = false
+        var request = HTTPRequest.objectGet(location.objectURL, signer: signer)
         request.ifMatch = etag
-        request.rangesAlwaysServed = true
         return request
     }
 
