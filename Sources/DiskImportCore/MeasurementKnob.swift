@@ -11,4 +11,11 @@ public enum MeasurementKnob {
         guard let text = getenv(name), let value = Int(String(cString: text)), value > 0 else { return nil }
         return value
     }
+
+    /// The value of environment variable `name` as a `Choice` (`getenv`, then `init(rawValue:)`), or nil when it is
+    /// unset or names no case (the default then applies).
+    public static func choice<Choice: RawRepresentable<String>>(_ name: String, as: Choice.Type = Choice.self) -> Choice? {
+        guard let text = getenv(name) else { return nil }
+        return Choice(rawValue: String(cString: text))
+    }
 }

@@ -5,6 +5,7 @@ Durability is like for like in each case: local conversions skip the flush on bo
 fsync by default, so diskimport runs with --no-sync); CDI's paths flush on both sides (CDI runs `qemu-img convert -t
 writeback`, which fdatasyncs; diskimport fsyncs by default).
 """
+import json
 import os
 import shlex
 from dataclasses import dataclass, field
@@ -38,6 +39,15 @@ class Case:
     target: Optional[float]  # the ratio the issues ask for, or None
     build: Callable  # build(ctx, source_path) -> (ours, peer, [stages])
     note: str = ""
+    # The stage the pipeline is held against (its label), and how close it must come; default: the slowest stage.
+    reference_stage: Optional[str] = None
+    stage_target: float = 1.15
+    # Cases that time something short run it `per_run` times per sample; times are then also given per run, and
+    # `target_ms` (if any) bounds diskimport's time per run.
+    per_run: int = 1
+    target_ms: Optional[float] = None
+    # compare(ours_output, peer_output) -> None or a one-line difference; default: byte for byte (compare.py).
+    compare: Optional[Callable] = None
 
 
 def q(path):
@@ -66,12 +76,55 @@ def raw_xz(ctx, source):
     return convert(ctx, source, False), peer, [stage]
 
 
-def qcow2_gz(ctx, source):
+IGZIP_STAGE = "igzip -dc > /dev/null"
+
+
+def gzip_stages(ctx, source):
+    """The gzip decoders alone on the same bytes: ISA-L's igzip (the issue's bound), pigz, and CDI's pgzip."""
+    stages = [Command(IGZIP_STAGE, shell="igzip -dc %s > /dev/null" % q(source)),
+              Command("pigz -dc > /dev/null", shell="pigz -dc %s > /dev/null" % q(source))]
+    pgzip, _ = ctx.peers.pgzip()
+    if pgzip:
+        stages.append(Command("pgzip > /dev/null", shell="%s %s > /dev/null" % (q(pgzip), q(source))))
+    return stages
+
+
+def gunzip_then_qemu_img(ctx, source, decoder):
     out, scratch = os.path.join(ctx.work, "peer.raw"), os.path.join(ctx.work, "peer-scratch")
-    peer = Command("peer", shell="gzip -dc %s > %s/disk.qcow2 && qemu-img convert -O raw %s/disk.qcow2 %s" % (
-        q(source), q(scratch), q(scratch), q(out)), output=out, scratch=scratch)
-    stage = Command("pigz -dc > /dev/null", shell="pigz -dc %s > /dev/null" % q(source))
-    return convert(ctx, source, False), peer, [stage]
+    return Command("peer", shell="%s %s > %s/disk.qcow2 && qemu-img convert -O raw %s/disk.qcow2 %s" % (
+        decoder, q(source), q(scratch), q(scratch), q(out)), output=out, scratch=scratch)
+
+
+def qcow2_gz(ctx, source):
+    return convert(ctx, source, False), gunzip_then_qemu_img(ctx, source, "gzip -dc"), gzip_stages(ctx, source)
+
+
+def qcow2_gz_pgzip(ctx, source):
+    """CDI's own decoder as the first step instead of GNU gzip (the stages are qcow2.gz's)."""
+    pgzip, _ = ctx.peers.pgzip()
+    return convert(ctx, source, False), gunzip_then_qemu_img(ctx, source, q(pgzip)), []
+
+
+def same_virtual_size(ours, peer):
+    """`info --output json` of both: the virtual size (and format) must agree."""
+    with open(ours) as a, open(peer) as b:
+        mine, theirs = json.load(a), json.load(b)
+    for key in ("virtual-size", "format"):
+        if mine.get(key) != theirs.get(key):
+            return "%s differs: %r and %r" % (key, mine.get(key), theirs.get(key))
+    return None
+
+
+INFO_RUNS = 20
+
+
+def info_startup(ctx, source):
+    """Start-up: `info` on a small qcow2, INFO_RUNS times per sample (one run takes milliseconds)."""
+    def loop(label, command, name):
+        out = os.path.join(ctx.work, name)
+        return Command(label, shell="for i in $(seq %d); do %s --output json %s > %s; done" % (
+            INFO_RUNS, command, q(source), q(out)), output=out)
+    return loop("diskimport", q(ctx.binary) + " info", "ours.json"), loop("peer", "qemu-img info", "peer.json"), []
 
 
 def cdi_http_peer(ctx, url):
@@ -149,7 +202,7 @@ def registry_gzip(ctx, layout):
     blob = os.path.join(layout, "blobs", "sha256", hex_digest)
     stages = [Command("curl blob -o /dev/null", shell="curl -K %s -o /dev/null %s" % (
                   q(s.registry_curl_config()), q(blob_url))),
-              Command("pigz -dc > /dev/null", shell="pigz -dc %s > /dev/null" % q(blob))]
+              Command(IGZIP_STAGE, shell="igzip -dc %s > /dev/null" % q(blob))]
     return ours, peer, stages
 
 
@@ -163,14 +216,20 @@ CASES = [
     Case("qcow2-zstd", "issue", "real", "qcow2-zstd", QEMU, "qcow2", NO_SYNC, None, local_qcow2),
     Case("qcow2-512", "issue", "real", "qcow2-512", QEMU, "qcow2", NO_SYNC, 0.3, local_qcow2),
     Case("raw.xz", "issue", "real", "raw.xz", "xz -T2 -dc > file", "xz", NO_SYNC, 1.1, raw_xz),
-    Case("qcow2.gz", "issue", "real", "qcow2.gz", "gzip -dc > scratch; " + QEMU, "gzip-qcow2", NO_SYNC, None,
-         qcow2_gz),
+    Case("qcow2.gz", "issue", "real", "qcow2.gz", "gzip -dc > scratch; " + QEMU, "gzip-qcow2", NO_SYNC, 0.2,
+         qcow2_gz, reference_stage=IGZIP_STAGE, stage_target=1.1),
+    Case("qcow2.gz-pgzip", "issue", "real", "qcow2.gz", "pgzip > scratch; " + QEMU, "pgzip", NO_SYNC, None,
+         qcow2_gz_pgzip, note="CDI's gzip reader (klauspost/pgzip) as the first step"),
     Case("https-qcow2.xz", "issue", "real", "qcow2.xz", CDI_HTTP, "https", SYNC, 0.5, https_qcow2_xz),
-    Case("registry", "issue", "real", "containerdisk", CDI_REGISTRY, "registry", SYNC, 0.5, registry_gzip),
+    Case("registry", "issue", "real", "containerdisk", CDI_REGISTRY, "registry", SYNC, 0.2, registry_gzip,
+         reference_stage=IGZIP_STAGE, stage_target=1.1),
     Case("s3-qcow2.xz", "issue", "real", "qcow2.xz", "curl --aws-sigv4 > scratch; xz -dc > scratch; qemu-img convert -t writeback",
          "s3", SYNC, 0.5, s3_qcow2_xz, note="moto over HTTPS, every request SigV4-signed and verified"),
     Case("pod-https-qcow2.xz", "issue", "real", "qcow2.xz", CDI_HTTP, "pod", SYNC, 0.5, pod_https_qcow2_xz,
          note="diskimport import with CDI's environment"),
+    Case("info-startup", "issue", "real", "tiny-qcow2", "qemu-img info --output json", "qcow2", NO_SYNC, None,
+         info_startup, note="start-up: %d runs per sample, times per run" % INFO_RUNS, per_run=INFO_RUNS,
+         target_ms=10, compare=same_virtual_size),
     Case("mixed-qcow2-64k", "mixed", "mixed", "qcow2", QEMU, "qcow2", NO_SYNC, 0.9, local_qcow2),
     Case("mixed-qcow2-zlib", "mixed", "mixed", "qcow2-zlib", QEMU, "qcow2", NO_SYNC, 0.5, local_qcow2),
     Case("mixed-qcow2-512", "mixed", "mixed", "qcow2-512", QEMU, "qcow2", NO_SYNC, 0.3, local_qcow2),

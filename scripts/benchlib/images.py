@@ -218,6 +218,8 @@ class ImageSet:
         raw.xz, qcow2.gz, containerdisk (an OCI layout directory)."""
         if kind == "raw":
             return self.raw()
+        if kind == "tiny-qcow2":  # 128 KiB virtual (the probes' image): for start-up, not throughput
+            return tiny_images(self.cache)["qcow2"]
         if kind not in self.paths:
             ext, parent_kind, command, build = self.recipe_of(kind)
             parent = self.get(parent_kind)

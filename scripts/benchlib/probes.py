@@ -12,8 +12,8 @@ MISSING = re.compile(r"not supported|not available|unknown option|unexpected arg
 
 
 class Probes:
-    def __init__(self, binary, cache, servers, work):
-        self.binary, self.cache, self.servers, self.work = binary, cache, servers, work
+    def __init__(self, binary, cache, servers, peers, work):
+        self.binary, self.cache, self.servers, self.peers, self.work = binary, cache, servers, peers, work
         self.results = {}
 
     def check(self, feature):
@@ -48,6 +48,9 @@ class Probes:
             return self._run([b, "convert", tiny["qcow2"]])
         if feature == "gzip-qcow2":
             return self._run([b, "convert", tiny["qcow2.gz"]])
+        if feature == "pgzip":
+            _, why = self.peers.pgzip()
+            return ("skipped", "the pgzip peer: " + why) if why else self.check("gzip-qcow2")
         if feature == "xz":
             return self._run([b, "convert", tiny["raw.xz"]])
         ok, why = self.servers.available()

@@ -12,18 +12,34 @@ def mib_of_kb(value):
     return "%.0f" % (value / 1024)
 
 
+RSS_LIMIT_MIB = 128  # issue 17: peak RSS under 128 MiB
+
+
 def ratio_cell(result):
-    if result.get("target_ratio") is None:
-        return "%.2f" % result["ratio"]
-    mark = "ok" if result["ratio"] <= result["target_ratio"] else "MISS"
-    return "%.2f (<=%.2g %s)" % (result["ratio"], result["target_ratio"], mark)
+    cell = "%.2f" % result["ratio"]
+    if result.get("target_ratio") is not None:
+        mark = "ok" if result["ratio"] <= result["target_ratio"] else "MISS"
+        cell += " (<=%.2g %s)" % (result["target_ratio"], mark)
+    if "diskimport_ms_per_run" in result:
+        cell += "; %.1f/%.1f ms per run" % (result["diskimport_ms_per_run"], result["peer_ms_per_run"])
+        if result.get("target_ms") is not None:
+            mark = "ok" if result["diskimport_ms_per_run"] <= result["target_ms"] else "MISS"
+            cell += " (<=%g ms %s)" % (result["target_ms"], mark)
+    return cell
 
 
 def stage_cell(result):
     if "stage_ratio" not in result:
         return "-"
-    mark = "ok" if result["stage_ratio"] <= 1.15 else "MISS"
-    return "%.2f of %s %.2fs (%s)" % (result["stage_ratio"], result["slowest_stage"], result["slowest_stage_s"], mark)
+    target = result.get("stage_target", 1.15)
+    mark = "ok" if result["stage_ratio"] <= target else "MISS"
+    return "%.2f of %s %.2fs (<=%.2g %s)" % (result["stage_ratio"], result["slowest_stage"], result["slowest_stage_s"],
+                                             target, mark)
+
+
+def rss_cell(result):
+    cell = "%s/%s" % (mib_of_kb(result["diskimport_rss_kb"]), mib_of_kb(result["peer_rss_kb"]))
+    return cell + (" (>%d MISS)" % RSS_LIMIT_MIB if result["diskimport_rss_kb"] >= RSS_LIMIT_MIB * 1024 else "")
 
 
 COLUMNS = [
@@ -31,12 +47,12 @@ COLUMNS = [
     ("diskimport s", lambda r: "%.3f" % r["diskimport_s"]),
     ("peer s", lambda r: "%.3f" % r["peer_s"]),
     ("ratio", ratio_cell),
-    ("RSS MiB ours/peer", lambda r: "%s/%s" % (mib_of_kb(r["diskimport_rss_kb"]), mib_of_kb(r["peer_rss_kb"]))),
+    ("RSS MiB ours/peer", rss_cell),
     ("written MB ours/peer", lambda r: "%s/%s" % (mb(r["written_bytes"]), mb(r["peer_written_bytes"]))),
     ("allocated MB ours/peer", lambda r: "%s/%s" % (mb(r["allocated_bytes"]), mb(r["peer_allocated_bytes"]))),
     ("scratch MB ours/peer", lambda r: "%s/%s" % (mb(r["scratch_bytes"]), mb(r["peer_scratch_bytes"]))),
     ("CPU s ours/peer", lambda r: "%.1f/%.1f" % (r["diskimport_cpu_s"], r["peer_cpu_s"])),
-    ("pipeline / slowest stage", stage_cell),
+    ("pipeline / stage alone", stage_cell),
     ("pairs, spread", lambda r: "%d, %.0f%%" % (r["pairs"], 100 * r["spread"])),
     ("peer", lambda r: r["peer"]),
 ]

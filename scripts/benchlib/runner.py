@@ -71,6 +71,8 @@ def spread(values):
 
 def keep_reference(peer, reference):
     """The peer's warm-up output, kept to check every diskimport output against (a device's bytes are copied)."""
+    if peer.output is None:
+        return
     if is_device(peer.output):
         subprocess.run(["cp", "--sparse=always", peer.output, reference], check=True)
     else:
@@ -81,6 +83,7 @@ def run_case(case, ours, peer, stages, work, pairs, max_pairs, extra_until=None)
     # Next to the peer's output: renamed there, on the same filesystem.
     reference = os.path.join(work if is_device(peer.output) else os.path.dirname(peer.output), "reference.raw")
     load_start = loadavg()
+    compare = case.compare or first_difference
     commands = [ours, peer] + stages
     samples = {id(c): [] for c in commands}
     facts = {}
@@ -91,7 +94,7 @@ def run_case(case, ours, peer, stages, work, pairs, max_pairs, extra_until=None)
             if command is peer:
                 keep_reference(peer, reference)
             if command is ours:
-                difference = first_difference(ours.output, reference)
+                difference = compare(ours.output, reference)
                 if difference:
                     raise CaseFailed("diskimport's output differs from the peer's: " + difference)
         rounds, longest = 0, 0.0
@@ -111,7 +114,7 @@ def run_case(case, ours, peer, stages, work, pairs, max_pairs, extra_until=None)
                 samples[id(command)].append(sample)
                 if command is ours:
                     # Every timed output is checked too (untimed): a fast wrong answer is a failure.
-                    difference = first_difference(ours.output, reference)
+                    difference = compare(ours.output, reference)
                     if difference:
                         raise CaseFailed("diskimport's output differs from the peer's (timed run %d): %s" % (
                             rounds + 1, difference))
@@ -155,14 +158,20 @@ def run_case(case, ours, peer, stages, work, pairs, max_pairs, extra_until=None)
         "diskimport_runs_s": [round(s.seconds, 3) for s in samples[id(ours)]],
         "peer_runs_s": [round(s.seconds, 3) for s in samples[id(peer)]],
         "spread": round(max(spread([s.seconds for s in samples[id(c)]]) for c in (ours, peer)), 3),
+        # Round i's diskimport time over round i's peer time: the spread of the ratio itself (--plot).
+        "pair_ratios": [round(a.seconds / b.seconds, 3) for a, b in zip(samples[id(ours)], samples[id(peer)])],
         "durability": case.durability,
         "note": case.note,
         "identical": True,
         "load": [load_start, loadavg()],
     }
+    if case.per_run > 1:
+        result.update({"per_run": case.per_run, "diskimport_ms_per_run": round(1000 * ours_s / case.per_run, 2),
+                       "peer_ms_per_run": round(1000 * peer_s / case.per_run, 2), "target_ms": case.target_ms})
     if stages:
         stage_s = {c.label: round(median(c), 3) for c in stages}
-        slowest = max(stage_s, key=stage_s.get)
-        result.update({"stages_s": stage_s, "slowest_stage": slowest, "slowest_stage_s": stage_s[slowest],
-                       "stage_ratio": round(ours_s / stage_s[slowest], 3)})
+        # Held against the case's reference stage when it has one, else the slowest.
+        held = case.reference_stage if case.reference_stage in stage_s else max(stage_s, key=stage_s.get)
+        result.update({"stages_s": stage_s, "slowest_stage": held, "slowest_stage_s": stage_s[held],
+                       "stage_ratio": round(ours_s / stage_s[held], 3), "stage_target": case.stage_target})
     return result
