@@ -27,3 +27,13 @@ static inline CURLcode ccurl_setopt_ca_blob(CURL *h, const void *data, size_t le
 }
 /// CURLAUTH_BASIC is a macro with a cast, which Swift cannot import.
 static inline long ccurl_auth_basic(void) { return (long)CURLAUTH_BASIC; }
+
+/// CURLOPT_AWS_SIGV4 ("aws:amz:REGION:s3"): libcurl signs each request (ranged ones and every header set with
+/// CURLOPT_HTTPHEADER included) with AWS Signature V4, from CURLOPT_USERNAME (access key id) and CURLOPT_PASSWORD
+/// (secret key). NULL turns signing off again and restores CURLAUTH_BASIC, for a handle that is reused.
+/// CURLAUTH_AWS_SIGV4 is a macro with a cast, which Swift cannot import.
+static inline CURLcode ccurl_setopt_aws_sigv4(CURL *h, const char *provider) {
+    CURLcode code = curl_easy_setopt(h, CURLOPT_AWS_SIGV4, provider);
+    if (code != CURLE_OK) return code;
+    return curl_easy_setopt(h, CURLOPT_HTTPAUTH, provider ? (long)CURLAUTH_AWS_SIGV4 : (long)CURLAUTH_BASIC);
+}

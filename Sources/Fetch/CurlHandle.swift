@@ -59,6 +59,12 @@ final class CurlHandle {
         headerList = list
     }
 
+    /// CURLOPT_AWS_SIGV4 ("aws:amz:REGION:s3") with CURLAUTH_AWS_SIGV4, or nil for no signing (CURLAUTH_BASIC).
+    func setAWSSigV4(_ provider: String?) throws {
+        let code = provider.map { p in p.withCString { ccurl_setopt_aws_sigv4(raw, $0) } } ?? ccurl_setopt_aws_sigv4(raw, nil)
+        try check(code, CURLOPT_AWS_SIGV4)
+    }
+
     /// CURLOPT_CAINFO_BLOB; libcurl copies the bytes.
     func setCABundle(_ pem: [UInt8]) throws {
         let code = pem.withUnsafeBytes { ccurl_setopt_ca_blob(raw, $0.baseAddress, $0.count) }

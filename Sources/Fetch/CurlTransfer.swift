@@ -4,7 +4,7 @@ import Synchronization
 
 /// One request beyond its URL: method, extra headers, a byte range, and whether the client's credentials go with it.
 struct HTTPRequest {
-    enum Method { case get, head }
+    enum Method { case get, head, post }
 
     var url: String
     var method: Method = .get
@@ -18,6 +18,15 @@ struct HTTPRequest {
     var sendCredentials = true
     /// A bulk body: use the client's bulk HTTP version.
     var bulk = false
+    /// An object store's signature or token, applied on every attempt instead of the client's Basic credentials.
+    var signer: RequestSigner?
+    /// `If-Match` on every attempt: the object must still have this ETag (412 otherwise); resumes then send no
+    /// `If-Range`.
+    var ifMatch: String?
+    /// The server serves byte ranges of this resource whether or not it says `Accept-Ranges` (object stores do).
+    var rangesAlwaysServed = false
+    /// The body of a POST and its Content-Type.
+    var body: (contentType: String, bytes: [UInt8])?
 
     init(url: String) { self.url = url }
 }

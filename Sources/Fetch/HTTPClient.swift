@@ -99,11 +99,18 @@ public final class HTTPClient: Sendable {
 
     private func configure(_ handle: CurlHandle, for request: HTTPRequest) throws {
         try handle.set(CURLOPT_URL, string: request.url)
-        if request.method == .head {
+        switch request.method {
+        case .head:
             try handle.set(CURLOPT_NOBODY, true)
-        } else {
+        case .get:
             try handle.set(CURLOPT_HTTPGET, true)
+        case .post:
+            let bytes = request.body?.bytes ?? []
+            try handle.set(CURLOPT_POSTFIELDSIZE, bytes.count)
+            try bytes.withUnsafeBytes { try handle.set(CURLOPT_COPYPOSTFIELDS, pointer: UnsafeMutableRawPointer(mutating: $0.baseAddress)) }
         }
+        // An object key is a name, not a path to normalise ("a/../b" is a key of its own).
+        try handle.set(CURLOPT_PATH_AS_IS, request.signer != nil)
         let version = request.bulk && options.bulkVersion == .http1_1 ? CURL_HTTP_VERSION_1_1 : CURL_HTTP_VERSION_2TLS
         try handle.set(CURLOPT_HTTP_VERSION, version)
         var lines = options.headers.map(\.line) + request.headers
@@ -111,8 +118,14 @@ public final class HTTPClient: Sendable {
             lines.append("Range: bytes=\(range.first)-\(range.last.map(String.init) ?? "")")
             if let ifRange = request.ifRange { lines.append("If-Range: \(ifRange)") }
         }
+        if let ifMatch = request.ifMatch { lines.append("If-Match: \(ifMatch)") }
+        if let body = request.body { lines.append("Content-Type: \(body.contentType)") }
+        if let signer = request.signer { lines += try signer.headerLines() }
         try handle.setHeaders(lines)
-        if request.sendCredentials, let credentials = options.credentials {
+        try handle.setAWSSigV4(nil)
+        if let signer = request.signer {
+            try signer.configure(handle)
+        } else if request.sendCredentials, let credentials = options.credentials {
             try handle.set(CURLOPT_HTTPAUTH, ccurl_auth_basic())
             try handle.set(CURLOPT_USERNAME, string: credentials.user)
             try handle.set(CURLOPT_PASSWORD, string: credentials.password)

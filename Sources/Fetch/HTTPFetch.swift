@@ -21,11 +21,17 @@ extension HTTPClient {
         request.method = method == .head ? .head : .get
         request.headers = headers
         request.sendCredentials = sendCredentials
+        return try send(request, limit: limit)
+    }
+
+    /// `fetch` for a prepared request (an object store's signed HEAD, a token POST).
+    func send(_ request: HTTPRequest, limit: Int = 4 << 20) throws -> HTTPResponse {
+        let url = request.url
         let handle = try smallRequestHandles.take { try makeHandle() }
         defer { smallRequestHandles.give(handle) }
         var retry = RetryBudget(options: options)
         while true {
-            let collector = BodyCollector(limit: limit, url: url, expectsBody: method == .get)
+            let collector = BodyCollector(limit: limit, url: url, expectsBody: request.method != .head)
             let failure: TransferFailure
             switch perform(request, on: handle, receiver: collector) {
             case .completed(let head):

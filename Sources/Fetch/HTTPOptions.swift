@@ -45,6 +45,8 @@ public struct HTTPOptions: Sendable {
     /// clusters with its tables first, so both move the same bytes — and streaming needs no Range support, uses
     /// one connection, and lets --checksum see every byte. Ranges win only for files with much unreferenced data.
     public var randomAccess = false
+    /// Endpoints, region and credentials for s3:// and gs:// sources (`ObjectStoreOptions` in the CLI).
+    public var objectStore = ObjectStoreAccess()
 
     public init() {}
 

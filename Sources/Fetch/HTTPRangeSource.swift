@@ -16,6 +16,8 @@ public final class HTTPRangeSource: RandomAccessSource, @unchecked Sendable {
     let etag: String?
     private let client: HTTPClient
     private let pool: HandlePool
+    /// What every ranged GET starts from: the URL alone, or an object store's signed request pinned to a version.
+    private let template: HTTPRequest
 
     /// Probes `url` with a one-byte ranged GET. Returns nil when the server does not serve ranges (it answered 200),
     /// so the caller streams instead; throws for errors (401, 404, TLS…).
@@ -43,6 +45,19 @@ public final class HTTPRangeSource: RandomAccessSource, @unchecked Sendable {
         etag = head.strongETag
         validator = head.strongETag ?? head.lastModified
         pool = HandlePool(limit: max(1, connections))
+        template = HTTPRequest(url: url)
+    }
+
+    /// An object whose length and version are known already (an object store's HEAD): no probe. `template` is its
+    /// signed GET, whose `If-Match` or generation header makes a changed object a 412, so no `If-Range` is sent.
+    init(client: HTTPClient, template: HTTPRequest, length: UInt64, etag: String?, connections: Int = 4) {
+        self.client = client
+        url = template.url
+        self.length = length
+        self.etag = etag
+        validator = nil
+        pool = HandlePool(limit: max(1, connections))
+        self.template = template
     }
 
     public func read(at offset: UInt64, into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
@@ -55,7 +70,7 @@ public final class HTTPRangeSource: RandomAccessSource, @unchecked Sendable {
         while done < count {
             let destination = UnsafeMutableRawBufferPointer(rebasing: buffer[done..<count])
             let read = RangeRead(url: url, offset: offset + UInt64(done), destination: destination, validator: validator, etag: etag)
-            var request = HTTPRequest(url: url)
+            var request = template
             request.range = (offset + UInt64(done), offset + UInt64(count) - 1)
             request.ifRange = validator
             var failure: TransferFailure?
@@ -112,6 +127,11 @@ final class RangeRead: TransferReceiver {
     func transferDidReceive(head: HTTPResponseHead) -> Bool {
         self.head = head
         let shown = DisplayURL.redacted(url)
+        if head.status == 412 {
+            // If-Match or x-goog-if-generation-match: the object is no longer the version found.
+            failure = TransferFailure(DiskImportError(.network, "\(shown) changed on the server during the import (412 Precondition Failed)"), retryable: false)
+            return false
+        }
         guard (200..<300).contains(head.status) else {
             failure = .status(head.status, url: url)
             return false

@@ -18,14 +18,20 @@ public final class HTTPStream: ByteStream {
     /// 8 buffers of 512 KiB: 4 MiB in flight, a few milliseconds of a loopback download, which is slack enough for
     /// the stage after it; a peak RSS budget of 128 MiB for a streaming import (liblzma alone takes 84 MiB of it for
     /// `xz -T2` blocks, the binary's shared libraries 28) leaves no room for more.
-    public init(client: HTTPClient, url: String, headers: [String] = [], sendCredentials: Bool = true,
+    public convenience init(client: HTTPClient, url: String, headers: [String] = [], sendCredentials: Bool = true,
                 bufferCount: Int = 8, bufferSize: Int = 512 << 10) throws {
-        self.url = url
-        let queue = ChunkQueue(count: bufferCount, size: bufferSize)
         var request = HTTPRequest(url: url)
         request.headers = headers
         request.sendCredentials = sendCredentials
+        try self.init(client: client, request: request, bufferCount: bufferCount, bufferSize: bufferSize)
+    }
+
+    /// The body of `request` (an object store's signed GET), streamed and resumed as above.
+    init(client: HTTPClient, request: HTTPRequest, bufferCount: Int = 8, bufferSize: Int = 512 << 10) throws {
+        var request = request
         request.bulk = true
+        url = request.url
+        let queue = ChunkQueue(count: bufferCount, size: bufferSize)
         let download = try StreamDownload(client: client, request: request, queue: queue)
         let thread = try WorkerThread(download)
         do {

@@ -98,9 +98,10 @@ final class StreamDownload: WorkerThread.Job, TransferReceiver, @unchecked Senda
     /// The next attempt's request: the whole resource, or the rest of it when the server serves ranges.
     private func request() -> HTTPRequest {
         var request = baseRequest
-        if let original, delivered > 0, original.acceptsRanges {
+        if let original, delivered > 0, original.acceptsRanges || baseRequest.rangesAlwaysServed {
             request.range = (delivered, nil)
-            request.ifRange = original.strongETag ?? original.lastModified
+            // With If-Match (object stores) a changed object is a 412, so If-Range has nothing left to say.
+            if baseRequest.ifMatch == nil { request.ifRange = original.strongETag ?? original.lastModified }
         }
         return request
     }
@@ -115,6 +116,10 @@ final class StreamDownload: WorkerThread.Job, TransferReceiver, @unchecked Senda
     // MARK: TransferReceiver
 
     func transferDidReceive(head: HTTPResponseHead) -> Bool {
+        if head.status == 412, let tag = baseRequest.ifMatch {
+            return reject("\(DisplayURL.redacted(baseRequest.url)) changed on the server during the download "
+                + "(its ETag is no longer \(tag))", retryable: false)
+        }
         guard (200..<300).contains(head.status) || head.status == 416 else {
             callbackFailure = .status(head.status, url: baseRequest.url)
             return false

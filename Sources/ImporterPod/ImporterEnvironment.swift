@@ -6,7 +6,7 @@ import Target
 /// what each variable does). Errors carry the exact text CDI uses where CDI has one.
 public struct ImporterEnvironment: Sendable {
     public enum Source: String, Sendable, Equatable {
-        case http, registry
+        case http, registry, s3, gcs
         /// A blank disk (CDI's `none`).
         case blank = "none"
     }
@@ -24,6 +24,10 @@ public struct ImporterEnvironment: Sendable {
     /// IMPORTER_IMAGE_SIZE in bytes.
     public var imageSize: UInt64?
     public var credentials: Credentials?
+    /// IMPORTER_ACCESS_KEY_ID and IMPORTER_SECRET_KEY as given, for the s3 source (which refuses one without the
+    /// other at connect time, as CDI does).
+    public var accessKeyID: String
+    public var secretKey: String
     public var certificateDirectory: String?
     public var proxyCertificateDirectory: String?
     /// INSECURE_TLS: applies to the registry source only, as in CDI.
@@ -40,11 +44,14 @@ public struct ImporterEnvironment: Sendable {
     public var ownerUID: String
     public var readyFile: String?
     public var doneFile: String?
+    /// GOOGLE_APPLICATION_CREDENTIALS: the gcs source's service account key (CDI mounts the Secret's
+    /// credentials.json at /google/credentials.json and points this variable at it); nil reads anonymously.
+    public var googleCredentialsFile: String?
 }
 
 extension ImporterEnvironment {
     /// Sources CDI has and diskimport does not import from.
-    static let unsupportedSources: Set<String> = ["s3", "gcs", "imageio", "vddk"]
+    static let unsupportedSources: Set<String> = ["imageio", "vddk"]
 
     /// Parses `environment` (a process environment); throws a `DiskImportError` whose message is what the
     /// termination log should say.
@@ -69,7 +76,7 @@ extension ImporterEnvironment {
         let contentText = value("IMPORTER_CONTENTTYPE") ?? ContentType.kubevirt.rawValue
         if Self.unsupportedSources.contains(sourceText) {
             throw DiskImportError.unsupported(
-                "source \(sourceText) is not supported by diskimport (supported: http, registry, none)")
+                "source \(sourceText) is not supported by diskimport (supported: http, registry, s3, gcs, none)")
         }
         guard let contentType = ContentType(rawValue: contentText) else {
             throw DiskImportError.usage("Unsupported content type \(contentText): expected kubevirt or archive")
@@ -89,6 +96,10 @@ extension ImporterEnvironment {
             throw DiskImportError.usage("IMPORTER_ENDPOINT \"\(Redaction.endpoint(endpoint))\" is not an http:// or https:// URL")
         case .registry where !endpoint.hasPrefix("docker://"):
             throw DiskImportError.usage("IMPORTER_ENDPOINT \"\(Redaction.endpoint(endpoint))\" is not a docker:// image reference")
+        case .s3 where !endpoint.contains("://"):
+            throw DiskImportError.usage("IMPORTER_ENDPOINT \"\(Redaction.endpoint(endpoint))\" is not an S3 endpoint URL (SCHEME://HOST/BUCKET/KEY)")
+        case .gcs where !(endpoint.hasPrefix("gs://") || endpoint.hasPrefix("http://") || endpoint.hasPrefix("https://")):
+            throw DiskImportError.usage("IMPORTER_ENDPOINT \"\(Redaction.endpoint(endpoint))\" is not gs://BUCKET/OBJECT or https://HOST/BUCKET/OBJECT")
         default:
             break
         }
@@ -105,6 +116,8 @@ extension ImporterEnvironment {
         let user = environment["IMPORTER_ACCESS_KEY_ID"] ?? "", secret = environment["IMPORTER_SECRET_KEY"] ?? ""
         // CDI sends credentials only when both are set.
         credentials = user.isEmpty || secret.isEmpty ? nil : Credentials(user: user, password: secret)
+        accessKeyID = user
+        secretKey = secret
         certificateDirectory = value("IMPORTER_CERT_DIR")
         proxyCertificateDirectory = value("IMPORTER_PROXY_CERT_DIR")
 
@@ -137,5 +150,6 @@ extension ImporterEnvironment {
         ownerUID = environment["OWNER_UID"] ?? ""
         readyFile = value("IMPORTER_READY_FILE")
         doneFile = value("IMPORTER_DONE_FILE")
+        googleCredentialsFile = value("GOOGLE_APPLICATION_CREDENTIALS")
     }
 }

@@ -1,4 +1,5 @@
 import DiskImportCore
+import Fetch
 import Importer
 import Logging
 import MetricsEndpoint
@@ -94,6 +95,13 @@ public final class PodImporter {
         } catch {
             return .failure(message(of: error))
         }
+        // s3 and gcs connect first, as CDI's data sources do: a failure there is "Unable to connect to …".
+        let object: ObjectStoreSource?
+        do {
+            object = try objectStoreSource(env)
+        } catch {
+            return .failure(message(of: error))
+        }
         do {
             let endpoint = try resolvedEndpoint(env)
             let scratchSpaceRequired: Bool
@@ -107,7 +115,7 @@ public final class PodImporter {
                 try ArchiveImport(request: request, directory: paths.dataDirectory, progress: progress, logger: logger).run()
                 (scratchSpaceRequired, preallocationApplied) = (false, false)
             case .kubevirt:
-                (scratchSpaceRequired, preallocationApplied) = try convert(env, endpoint: endpoint, block: block)
+                (scratchSpaceRequired, preallocationApplied) = try convert(env, endpoint: endpoint, block: block, object: object)
             }
             touchDoneFile(env)
             return .success(.importComplete(scratchSpaceRequired: scratchSpaceRequired, preallocationApplied: preallocationApplied))
@@ -127,16 +135,25 @@ public final class PodImporter {
 
     /// Imports a disk image through the Converter. Returns (scratch space required, preallocation applied); the
     /// Converter's `.scratchRequired` is not an error here: CDI's controller re-runs the pod with a scratch volume.
-    private func convert(_ env: ImporterEnvironment, endpoint: String, block: Bool) throws -> (Bool, Bool) {
+    private func convert(_ env: ImporterEnvironment, endpoint: String, block: Bool, object: ObjectStoreSource?) throws -> (Bool, Bool) {
         let request = try PodRequest.convertRequest(env, endpoint: endpoint, paths: options.paths, block: block)
         do {
-            let result = try Converter(request: request, progress: progress, logger: logger).run()
+            let result = try Converter(request: request, source: object, progress: progress, logger: logger).run()
             if !block { try setDiskImageMode() }
             return (false, result.preallocationApplied)
         } catch let error as DiskImportError where error.kind == .scratchRequired {
             logger.info("\(error.message): asking for a scratch volume")
             return (true, false)
         }
+    }
+
+    /// The s3 or gcs source's object, found and opened before the import; nil for other sources.
+    private func objectStoreSource(_ env: ImporterEnvironment) throws -> ObjectStoreSource? {
+        guard env.source == .s3 || env.source == .gcs else { return nil }
+        if env.contentType == .archive {
+            throw DiskImportError.usage("content type archive is supported for the http source, not \(env.source.rawValue)")
+        }
+        return try PodObjectStore.open(env, network: PodRequest.networkOptions(env, paths: options.paths), environment: environment)
     }
 
     /// CDI's `none` source: a raw disk of `usable(min(free space, IMPORTER_IMAGE_SIZE), overhead)` bytes in

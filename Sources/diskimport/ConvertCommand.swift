@@ -7,9 +7,9 @@ import Target
 struct ConvertCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "convert",
-        abstract: "Convert SOURCE (a path, an http(s):// URL or a docker:// reference) into TARGET (a file or a block device) as raw.")
+        abstract: "Convert SOURCE (a path, an http(s):// URL, a docker:// reference, an s3:// or gs:// object) into TARGET (a file or a block device) as raw.")
 
-    @Argument(help: "The image to import: a local path (a file, block device, FIFO, or - for standard input), an http(s):// URL, or a docker:// reference.")
+    @Argument(help: "The image to import: a local path (a file, block device, FIFO, or - for standard input), an http(s):// URL, a docker:// reference, or an s3:// or gs:// object.")
     var source: String
 
     @Argument(help: "Where to write the raw disk: a file (created sparse) or an existing block device.")
@@ -59,6 +59,8 @@ struct ConvertCommand: ParsableCommand {
 
     @OptionGroup var network: NetworkOptions
 
+    @OptionGroup(title: "S3 and GCS sources") var objectStore: ObjectStoreOptions
+
     @OptionGroup var common: CommonOptions
 
     func run() throws {
@@ -89,7 +91,7 @@ struct ConvertCommand: ParsableCommand {
         request.sync = sync
         request.followBacking = !noBacking
         request.scratchDirectory = scratch
-        request.network = try network.httpOptions()
+        request.network = try objectStore.adding(to: network.httpOptions(), for: source)
         request.checksum = try checksum.map(Checksum.init(parsing:))
         request.platform = try network.platform()
         request.assertedFormat = format

@@ -8,8 +8,8 @@ let diskimportVersion = "0.1.0"
 struct DiskImportCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "diskimport",
-        abstract: "Import disk images (qcow2 or raw, plain or gz/xz/zstd) from a path, an http(s):// URL or a docker:// reference "
-            + "into a sparse file or a block device.",
+        abstract: "Import disk images (qcow2 or raw, plain or gz/xz/zstd) from a path, an http(s):// URL, a docker:// reference "
+            + "or an s3:// or gs:// object into a sparse file or a block device.",
         version: "diskimport version \(diskimportVersion)",
         subcommands: [ConvertCommand.self, InfoCommand.self, ImportCommand.self, CronCommand.self]
     )

@@ -11,7 +11,7 @@ struct InfoCommand: ParsableCommand {
         case human, json
     }
 
-    @Argument(help: "The image to describe: a local path (or - for standard input), an http(s):// URL or a docker:// reference.")
+    @Argument(help: "The image to describe: a local path (or - for standard input), an http(s):// URL, a docker:// reference, or an s3:// or gs:// object.")
     var source: String
 
     @Option(help: "human (like qemu-img info) or json (qemu-img info's key names, plus layers).")
@@ -26,12 +26,16 @@ struct InfoCommand: ParsableCommand {
 
     @OptionGroup var network: NetworkOptions
 
+    @OptionGroup(title: "S3 and GCS sources") var objectStore: ObjectStoreOptions
+
     @OptionGroup var common: CommonOptions
 
     func run() throws {
         common.bootstrapLogging()
         try reportingErrors {
-            let (options, platform) = try parsingFlagValues { (try network.httpOptions(), try network.platform()) }
+            let (options, platform) = try parsingFlagValues {
+                (try objectStore.adding(to: network.httpOptions(), for: source), try network.platform())
+            }
             if backingChain {
                 let chain = try ImageInspector.inspectChain(source, network: options, platform: platform)
                 switch output {

@@ -65,10 +65,27 @@ import Testing
                 "the PREALLOCATION environment variable is with a wrong value \"\(text)\"; should be \"true\" or \"false\"")
     }
 
-    @Test(arguments: ["s3", "gcs", "imageio", "vddk"]) func unsupportedSourcesAreRefused(_ source: String) {
+    @Test(arguments: ["imageio", "vddk"]) func unsupportedSourcesAreRefused(_ source: String) {
         var env = http
         env["IMPORTER_SOURCE"] = source
-        #expect(error(env)?.message == "source \(source) is not supported by diskimport (supported: http, registry, none)")
+        #expect(error(env)?.message == "source \(source) is not supported by diskimport (supported: http, registry, s3, gcs, none)")
+    }
+
+    /// CDI's endpoint forms for the object stores, and GOOGLE_APPLICATION_CREDENTIALS.
+    @Test func objectStoreSourcesTakeTheirEndpointForms() throws {
+        var env = http
+        env["IMPORTER_SOURCE"] = "s3"
+        env["IMPORTER_ENDPOINT"] = "http://minio:9000/bucket/disk.qcow2"
+        #expect(try ImporterEnvironment(env).source == .s3)
+        env["IMPORTER_ENDPOINT"] = "minio/bucket/disk.qcow2"
+        #expect(error(env)?.message.contains("is not an S3 endpoint URL") == true)
+        env["IMPORTER_SOURCE"] = "gcs"
+        env["IMPORTER_ENDPOINT"] = "gs://bucket/disk.qcow2"
+        env["GOOGLE_APPLICATION_CREDENTIALS"] = "/google/credentials.json"
+        let parsed = try ImporterEnvironment(env)
+        #expect(parsed.source == .gcs && parsed.googleCredentialsFile == "/google/credentials.json")
+        env["IMPORTER_ENDPOINT"] = "s3://bucket/disk.qcow2"
+        #expect(error(env)?.message.contains("is not gs://BUCKET/OBJECT") == true)
     }
 
     @Test(arguments: ["", "ftp", "HTTP", "upload"]) func unknownSourceIsCDIsMessage(_ source: String) {

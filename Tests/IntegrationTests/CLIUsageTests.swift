@@ -61,7 +61,8 @@ import Testing
         let help = try Harness.diskimport("--help")
         #expect(help.status == 0)
         let flat = help.stdout.split(whereSeparator: \.isWhitespace).joined(separator: " ")
-        #expect(flat.contains("Convert SOURCE (a path, an http(s):// URL or a docker:// reference)"), "\(help.stdout)")
+        #expect(flat.contains("Convert SOURCE (a path, an http(s):// URL, a docker:// reference, an s3:// or gs:// object)"), "\(help.stdout)")
+        #expect(flat.contains("a docker:// reference or an s3:// or gs:// object into a sparse file"), "\(help.stdout)")
         #expect(!flat.contains("SOURCE (a path)"))
     }
 

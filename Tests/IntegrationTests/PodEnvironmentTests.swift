@@ -13,8 +13,8 @@ import Testing
     }
 
     @Test(arguments: [("ftp", "Unknown data source: ftp"), ("", "Unknown data source: "),
-                      ("s3", "source s3 is not supported by diskimport (supported: http, registry, none)"),
-                      ("vddk", "source vddk is not supported by diskimport (supported: http, registry, none)")])
+                      ("imageio", "source imageio is not supported by diskimport (supported: http, registry, s3, gcs, none)"),
+                      ("vddk", "source vddk is not supported by diskimport (supported: http, registry, s3, gcs, none)")])
     func unknownAndUnsupportedSources(_ source: String, _ message: String) throws {
         let pod = try PodWorld()
         let outcome = try pod.run(["IMPORTER_SOURCE": source, "IMPORTER_ENDPOINT": "https://127.0.0.1:1/disk.img",

@@ -3,7 +3,7 @@ import Testing
 
 /// A URL whose scheme diskimport does not read is named as such, with the ones it reads; schemes match in any case.
 @Suite struct SourceSchemeTests {
-    @Test(arguments: ["s3://bucket/disk.img", "ftp://host/disk.img", "htp://host/disk.img", "FTP://user:secret@host/x"])
+    @Test(arguments: ["sftp://bucket/disk.img", "ftp://host/disk.img", "htp://host/disk.img", "FTP://user:secret@host/x"])
     func anUnknownSchemeIsNamed(_ source: String) throws {
         let dir = try TemporaryDirectory()
         let scheme = source.prefix { $0 != ":" }.lowercased()

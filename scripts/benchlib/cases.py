@@ -172,6 +172,25 @@ def pod_https_qcow2_xz(ctx, source):
     return ours, cdi_http_peer(ctx, url), http_stages(ctx, url, source)
 
 
+def s3_qcow2_xz(ctx, source):
+    """An S3 object over HTTPS (moto, SigV4): diskimport streams it; CDI's path signs a curl to scratch (as
+    `aws s3 cp` would), decompresses to scratch and converts."""
+    s = ctx.servers
+    key = "bench/" + os.path.basename(source)
+    url = s.s3_put(source, key)
+    ours = convert(ctx, url, True, "--s3-endpoint", s.s3_endpoint(), "--ca-file", s.env["CA_FILE"],
+                   "--access-key-file", s.env["S3_ACCESS_KEY_FILE"], "--secret-key-file", s.env["S3_SECRET_KEY_FILE"])
+    object_url = "%s/disks/%s" % (s.s3_endpoint(), key)
+    out, scratch = os.path.join(ctx.work, "peer.raw"), os.path.join(ctx.work, "peer-scratch")
+    peer = Command("peer", shell=(
+        "curl -K {curl} -o {s}/disk.qcow2.xz {url} && xz -dc {s}/disk.qcow2.xz > {s}/disk.qcow2 && "
+        "qemu-img convert -t writeback -O raw {s}/disk.qcow2 {out}").format(
+        curl=q(s.s3_curl_config()), s=q(scratch), url=q(object_url), out=q(out)), output=out, scratch=scratch)
+    stages = [Command("curl (signed) -o /dev/null", shell="curl -K %s -o /dev/null %s" % (q(s.s3_curl_config()), q(object_url))),
+              Command("xz -T2 -dc > /dev/null", shell="xz -T2 -dc %s > /dev/null" % q(source))]
+    return ours, peer, stages
+
+
 def registry_gzip(ctx, layout):
     s = ctx.servers
     reference = s.push(layout, "bench/" + ctx.size_name)
@@ -210,6 +229,8 @@ CASES = [
     Case("https-qcow2.xz", "issue", "real", "qcow2.xz", CDI_HTTP, "https", SYNC, 0.5, https_qcow2_xz),
     Case("registry", "issue", "real", "containerdisk", CDI_REGISTRY, "registry", SYNC, 0.2, registry_gzip,
          reference_stage=IGZIP_STAGE, stage_target=1.1),
+    Case("s3-qcow2.xz", "issue", "real", "qcow2.xz", "curl --aws-sigv4 > scratch; xz -dc > scratch; qemu-img convert -t writeback",
+         "s3", SYNC, 0.5, s3_qcow2_xz, note="moto over HTTPS, every request SigV4-signed and verified"),
     Case("pod-https-qcow2.xz", "issue", "real", "qcow2.xz", CDI_HTTP, "pod", SYNC, 0.5, pod_https_qcow2_xz,
          note="diskimport import with CDI's environment"),
     Case("info-startup", "issue", "real", "tiny-qcow2", "qemu-img info --output json", "qcow2", NO_SYNC, None,

@@ -66,6 +66,10 @@ class Probes:
         if feature == "registry":
             return self._run([b, "convert", self.servers.fixture_image(), "--cert-dir", env["CERT_DIR"],
                               "--user", env["REG_USER"], "--password-file", env["REG_PASSWORD_FILE"]])
+        if feature == "s3":
+            url = self.servers.s3_put(tiny["raw"], "bench/probe.raw")
+            return self._run([b, "convert", url, "--s3-endpoint", self.servers.s3_endpoint(), "--ca-file", env["CA_FILE"],
+                              "--access-key-file", env["S3_ACCESS_KEY_FILE"], "--secret-key-file", env["S3_SECRET_KEY_FILE"]])
         if feature == "pod":
             data = os.path.join(self.work, "probe-data")
             os.makedirs(data, exist_ok=True)

@@ -91,6 +91,32 @@ class Servers:
                     self.env["CA_FILE"], self.env["REG_USER"], self.password("REG_PASSWORD_FILE")))
         return path
 
+    # --- S3 (moto with SigV4 verified, HTTPS; scripts/fixtures/s3-server.py)
+
+    def s3_put(self, path, key):
+        """Stores `path` as s3://disks/KEY (once per run, through the fixture's unsigned control path); returns the
+        s3:// URL."""
+        if ("s3", key) not in self.pushed:
+            log("storing %s as s3://disks/%s" % (os.path.basename(path), key))
+            sh("curl", "-sS", "--fail", "-X", "POST", "--data-binary", "@" + path,
+               "http://127.0.0.1:%s/_diskimport/put/disks/%s" % (self.env["S3_HTTP_PORT"], key))
+            self.pushed[("s3", key)] = "s3://disks/" + key
+        return self.pushed[("s3", key)]
+
+    def s3_endpoint(self):
+        return "https://127.0.0.1:%s" % self.env["S3_HTTPS_PORT"]
+
+    def s3_curl_config(self):
+        """A curl -K file that signs with the reader's key pair (AWS SigV4, as `aws s3 cp` signs)."""
+        path = os.path.join(self.env["FIXTURES_BASE"], "secrets", "bench-s3-curl.conf")
+        if not os.path.exists(path):
+            with open(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600), "w") as f:
+                f.write('cacert = "%s"\nuser = "%s:%s"\naws-sigv4 = "aws:amz:127:s3"\n'
+                        'header = "x-amz-content-sha256: e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"\n'
+                        'silent\nshow-error\nfail\nhttp1.1\n' % (
+                            self.env["CA_FILE"], self.password("S3_ACCESS_KEY_FILE"), self.password("S3_SECRET_KEY_FILE")))
+        return path
+
     # --- registry (docker-registry, TLS + htpasswd)
 
     def registry(self):

@@ -3,9 +3,9 @@ import DiskImportCore
 /// An import's source once it is open: its bytes front to back, and what else it offers, asked by capability
 /// (nbdkit's `can_*` idea) so that the pipeline never asks which transport it is.
 ///
-/// Paths, http(s) URLs and docker:// references are opened by `SourceOpener`. Anything else that has a stream
-/// (standard input, an upload's request body, an object in S3 or GCS) comes in as a `StreamSource`, and the Converter
-/// and `info` take it as they take those.
+/// Paths, http(s) URLs, docker:// references and s3:// or gs:// objects are opened by `SourceOpener`. Anything else
+/// that has a stream (an upload's request body, the pod's object in CDI's endpoint form) comes in already open, and
+/// the Converter and `info` take it as they take those.
 public protocol OpenedSource: AnyObject {
     /// The source in messages and in info's `filename`: a path, a URL without credentials, a docker:// reference.
     var displayName: String { get }

@@ -8,7 +8,11 @@ public enum SourceLocation: Equatable, Sendable, CustomStringConvertible {
     case http(url: String)
     /// A docker:// reference: registry host, repository, and a tag or digest.
     case registry(reference: String)
-    /// A URL whose scheme diskimport does not read (`ftp://`, `s3://` …); `SourceOpener` refuses it by name.
+    /// An object in S3 or an S3-compatible store: `s3://bucket/key`, path-style at `--s3-endpoint` or AWS.
+    case s3(url: String)
+    /// An object in Google Cloud Storage: `gs://bucket/object`.
+    case gcs(url: String)
+    /// A URL whose scheme diskimport does not read (`ftp://`, `sftp://` …); `SourceOpener` refuses it by name.
     case unsupportedScheme(String)
 
     /// The URL schemes diskimport reads, each with the location its text makes (the whole URL with its scheme in
@@ -19,6 +23,8 @@ public enum SourceLocation: Equatable, Sendable, CustomStringConvertible {
         ("https", { url, _ in .http(url: url) }),
         ("docker", { _, rest in .registry(reference: rest) }),
         ("file", { _, rest in .file(path: rest) }),
+        ("s3", { url, _ in .s3(url: url) }),
+        ("gs", { url, _ in .gcs(url: url) }),
     ]
 
     /// The sources diskimport reads, for messages.
@@ -62,6 +68,7 @@ public enum SourceLocation: Equatable, Sendable, CustomStringConvertible {
         case .standardInput: return "-"
         case .http(let url): return url
         case .registry(let reference): return "docker://\(reference)"
+        case .s3(let url), .gcs(let url): return url
         case .unsupportedScheme(let scheme): return "\(scheme)://"
         }
     }

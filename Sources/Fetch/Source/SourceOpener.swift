@@ -27,6 +27,13 @@ public enum SourceOpener {
             // The first cluster of a qcow2 or the first blocks of a wrapper fit in two buffers.
             case .inspect: return try HTTPSource(url: url, options: network, bufferCount: 2, bufferSize: 256 << 10)
             }
+        case .s3(let url):
+            // Signed by libcurl's AWS SigV4 with the credentials, endpoint and region in `network.objectStore`.
+            return try ObjectStoreSource(network.objectStore.s3Object(url, options: network), purpose: purpose,
+                                         prefersRangedReads: network.randomAccess)
+        case .gcs(let url):
+            return try ObjectStoreSource(network.objectStore.gcsObject(url, options: network), purpose: purpose,
+                                         prefersRangedReads: network.randomAccess)
         case .registry(let text):
             // Manifests resolved and verified, then the layer holding disk/ streamed (download ‖ decompress ‖ reader).
             guard !checksum else {
