@@ -42,9 +42,11 @@ public enum FormatSniffer {
         if starts(ascii("BZh")) && starts([0x31, 0x41, 0x59, 0x26, 0x53, 0x59], at: 4) { return .unsupported("bzip2") }
         if VmdkFormat.probe(head) { return .image(.vmdk) }
         if starts(ascii("COWD")) { return .unsupported("vmdk version 3 (COWD)") }
-        if starts([0x7f, 0x10, 0xda, 0xbe], at: 0x40) { return .unsupported("vdi") }
+        // block/vdi.c vdi_probe: the signature at 0x40 of a whole 512-byte header.
+        if head.count >= VdiHeader.length && starts([0x7f, 0x10, 0xda, 0xbe], at: 0x40) { return .image(.vdi) }
         if starts(ascii("vhdxfile")) { return .unsupported("vhdx") }
-        if starts(ascii("conectix")) { return .unsupported("vpc (vhd)") }
+        // block/vpc.c vpc_probe: the footer copy at the head (dynamic, differencing); a fixed vhd is raw to qemu.
+        if starts(ascii("conectix")) { return .image(.vpc) }
         if starts(ascii("QED") + [0]) { return .unsupported("qed") }
         if starts(ascii("LUKS") + [0xba, 0xbe]) { return .unsupported("luks") }
         if starts(ascii("WithoutFreeSpace")) || starts(ascii("WithouFreSpacExt")) { return .unsupported("parallels") }
