@@ -42,7 +42,7 @@ public enum FormatSniffer {
         if starts(ascii("BZh")) && starts([0x31, 0x41, 0x59, 0x26, 0x53, 0x59], at: 4) { return .unsupported("bzip2") }
         if starts(ascii("KDMV")) || starts(ascii("# Disk DescriptorFile")) || starts(ascii("COWD")) { return .unsupported("vmdk") }
         if starts([0x7f, 0x10, 0xda, 0xbe], at: 0x40) { return .unsupported("vdi") }
-        if starts(ascii("vhdxfile")) { return .unsupported("vhdx") }
+        if starts(ascii("vhdxfile")) { return .image(.vhdx) }
         if starts(ascii("conectix")) { return .unsupported("vpc (vhd)") }
         if starts(ascii("QED") + [0]) { return .unsupported("qed") }
         if starts(ascii("LUKS") + [0xba, 0xbe]) { return .unsupported("luks") }
