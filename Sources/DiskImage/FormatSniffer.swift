@@ -44,7 +44,7 @@ public enum FormatSniffer {
         if starts(ascii("COWD")) { return .unsupported("vmdk version 3 (COWD)") }
         // block/vdi.c vdi_probe: the signature at 0x40 of a whole 512-byte header.
         if head.count >= VdiHeader.length && starts([0x7f, 0x10, 0xda, 0xbe], at: 0x40) { return .image(.vdi) }
-        if starts(ascii("vhdxfile")) { return .unsupported("vhdx") }
+        if starts(ascii("vhdxfile")) { return .image(.vhdx) }
         // block/vpc.c vpc_probe: the footer copy at the head (dynamic, differencing); a fixed vhd is raw to qemu.
         if starts(ascii("conectix")) { return .image(.vpc) }
         if starts(ascii("QED") + [0]) { return .unsupported("qed") }
