@@ -17,14 +17,24 @@ import Glibc
 /// The archive is extracted into a staging directory inside the volume and moved into place entry by entry (rename)
 /// only once it is complete and on stable storage, so a failed import (a broken download, a refused entry, a
 /// checksum mismatch) leaves nothing of itself in the volume.
-struct ArchiveImport {
+public struct ArchiveImport {
     /// The endpoint and how to reach it (network options, checksum), as for a disk image.
     let request: ConvertRequest
     let directory: String
     let progress: TransferProgress
     let logger: Logger
+    /// The archive's bytes when they arrive on a stream already open (an upload's request body), not from the endpoint.
+    var body: ByteStream?
 
-    func run() throws {
+    public init(request: ConvertRequest, directory: String, progress: TransferProgress, logger: Logger, body: ByteStream? = nil) {
+        self.request = request
+        self.directory = directory
+        self.progress = progress
+        self.logger = logger
+        self.body = body
+    }
+
+    public func run() throws {
         let phases = PhaseRunner(logger: logger)
         let root = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         if root < 0 { throw DiskImportError.io("open data directory", directory, Errno(rawValue: errno)) }
@@ -57,17 +67,7 @@ struct ArchiveImport {
     private func extract(into stagingPath: String) throws -> SafeArchiveExtractor.Summary {
         let free = try FilesystemInfo.of(directory).availableBytes
         let limit = min(free, request.requestedSize ?? free)
-        var stream: ByteStream
-        switch SourceLocation(request.source) {
-        case .http(let url):
-            let body = try HTTPStream(client: HTTPClient(options: request.network), url: url)
-            if let length = body.expectedLength { progress.setSourceTotal(length) }
-            stream = body
-        case .file(let path):
-            stream = try LocalFile(path: path).stream()
-        case .registry:
-            throw DiskImportError.usage("content type archive is not available for registry sources")
-        }
+        var stream = try openSource()
         var verifying: ChecksumStream?
         if let checksum = request.checksum {
             let checked = try ChecksumStream(stream, expected: checksum)
@@ -78,6 +78,24 @@ struct ArchiveImport {
                                                                                  into: stagingPath)
         try verifying?.verify()
         return summary
+    }
+
+    /// The archive's bytes: the body given, or the endpoint's.
+    private func openSource() throws -> ByteStream {
+        if let body {
+            if let length = body.expectedLength { progress.setSourceTotal(length) }
+            return body
+        }
+        switch SourceLocation(request.source) {
+        case .http(let url):
+            let body = try HTTPStream(client: HTTPClient(options: request.network), url: url)
+            if let length = body.expectedLength { progress.setSourceTotal(length) }
+            return body
+        case .file(let path):
+            return try LocalFile(path: path).stream()
+        case .registry:
+            throw DiskImportError.usage("content type archive is not available for registry sources")
+        }
     }
 
     /// renameat(2) of each top-level entry into the data directory. An existing name there is refused rather than

@@ -6,7 +6,7 @@ struct DiskImportCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "diskimport",
         abstract: "Import disk images: qcow2 or raw, plain or gz/xz/zstd, into a sparse file or a block device.",
-        subcommands: [ConvertCommand.self, InfoCommand.self, ImportCommand.self, CronCommand.self]
+        subcommands: [ConvertCommand.self, InfoCommand.self, ImportCommand.self, CronCommand.self, UploadServerCommand.self, UploadCommand.self]
     )
 
     static func main() {
