@@ -56,15 +56,15 @@ public final class Monitor: @unchecked Sendable {
 }
 
 /// Seconds on CLOCK_MONOTONIC, for stall detection and back-off.
-enum Monotonic {
-    static func now() -> Double {
+public enum Monotonic {
+    public static func now() -> Double {
         var ts = timespec()
         clock_gettime(CLOCK_MONOTONIC, &ts)
         return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
     }
 
     /// nanosleep(2) for `seconds`.
-    static func sleep(_ seconds: Double) {
+    public static func sleep(_ seconds: Double) {
         var request = timespec(tv_sec: Int(seconds), tv_nsec: Int((seconds - Double(Int(seconds))) * 1e9))
         var left = timespec()
         while nanosleep(&request, &left) != 0 && errno == EINTR { request = left }

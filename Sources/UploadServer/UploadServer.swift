@@ -19,6 +19,9 @@ public struct UploadServerOptions: Sendable {
     public var paths = PodPaths()
     /// Seconds a connection may sit idle between requests before it is closed.
     public var idleTimeout: Double = 120
+    /// Seconds to go on answering after the upload ended (409 to late uploads) before the server exits; 0 (CDI's
+    /// behaviour) shuts down at once.
+    public var gracePeriod: Double = 0
 
     public init() {}
 }
@@ -124,6 +127,7 @@ public final class UploadServer {
             loop.scheduleTask(in: .seconds(seconds)) { coordinator.value.deadlineReached() }
         }
         let outcome = ended.wait()
+        if options.gracePeriod > 0 { Monotonic.sleep(options.gracePeriod) }
         logger.info("Shutting down http server")
         try? server.close().wait()
         return outcome

@@ -31,6 +31,9 @@ struct UploadServerCommand: ParsableCommand {
     @Option(help: "Seconds a connection may be idle between requests before it is closed.")
     var idleTimeout: Double = 120
 
+    @Option(help: "Seconds to go on answering (409 to late uploads) after the upload ended, before exiting.")
+    var gracePeriod: Double = 0
+
     @Flag(help: "Log debug details too.")
     var verbose = false
 
@@ -39,6 +42,7 @@ struct UploadServerCommand: ParsableCommand {
 
     func validate() throws {
         guard idleTimeout > 0 else { throw ValidationError("--idle-timeout must be positive") }
+        guard gracePeriod >= 0 else { throw ValidationError("--grace-period must not be negative") }
     }
 
     func run() throws {
@@ -54,6 +58,7 @@ struct UploadServerCommand: ParsableCommand {
         options.paths.scratchDirectory = scratchDir
         options.paths.terminationLog = terminationLog
         options.idleTimeout = idleTimeout
+        options.gracePeriod = gracePeriod
         let status = UploadServer(environment: ProcessInfo.processInfo.environment, options: options).run()
         if status != 0 { throw ExitCode(status) }
     }
