@@ -3,7 +3,8 @@ import NIOHTTP1
 
 /// A failed upload as its client is told: CDI's status and body (pkg/uploadserver handleStreamError): 400 with
 /// "effective image size is larger than the reported available storage" when the volume cannot hold the image
-/// (ENOSPC, EDQUOT, a size validation), 400 for a request that does not parse, 500 for everything else, the body
+/// (ENOSPC, EDQUOT, a size validation), 400 for a request that does not parse or whose bytes fail their checksum,
+/// 500 for everything else, the body
 /// always "Saving stream failed: …".
 struct UploadFailure: Error, Sendable, CustomStringConvertible {
     var status: HTTPResponseStatus
@@ -34,6 +35,9 @@ struct UploadFailure: Error, Sendable, CustomStringConvertible {
             case .space:
                 self.init(status: .badRequest,
                           reason: "effective image size is larger than the reported available storage: \(error.message)")
+            case .checksum:
+                // The bytes are not the image the client meant: its request is at fault.
+                self.init(status: .badRequest, reason: error.message)
             case .scratchRequired:
                 // CDI's common.ScratchSpaceRequired, then what needed it.
                 self.init(status: .internalServerError, reason: "scratch space required and none found: \(error.message)")

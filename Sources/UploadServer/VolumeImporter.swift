@@ -34,7 +34,7 @@ struct VolumeImporter: UploadImporting {
         request.scratchDirectory = scratchDirectory
         // SEAM-PENDING: until the Converter takes an open ByteStream as its source, disk images are refused by name.
         _ = request
-        throw DiskImportError.unsupported("disk image uploads are not wired to the import pipeline in this build yet: only archives")
+        throw DiskImportError.unsupported("disk image uploads are not supported by this build yet (the import pipeline takes no stream source): only archives")
     }
 
     /// CDI's resize phase ends with the disk file at 0660 whatever the umask, for KubeVirt's qemu (the pod's fsGroup).

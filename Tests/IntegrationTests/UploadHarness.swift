@@ -143,3 +143,104 @@ final class UploadWorld {
         try FileManager.default.contentsOfDirectory(atPath: dataDirectory).sorted()
     }
 }
+
+/// A fixture script (scripts/fault-proxy, scripts/fixtures/upload-proxy.py) listening on a free loopback port it
+/// writes to --port-file; killed (by its PID) when released.
+final class LoopbackScript {
+    let port: Int
+    let logPath: String
+    private let process: Process
+    private let directory: TemporaryDirectory
+
+    init(_ script: String, _ arguments: [String], python: String = "python3") throws {
+        directory = try TemporaryDirectory()
+        let portFile = directory.file("port")
+        logPath = directory.file("log")
+        process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = [python, Qcow2Matrix.repositoryRoot + "/" + script, "--port-file", portFile, "--log", logPath,
+                             "--lifetime", "300"] + arguments
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        let deadline = Date().addingTimeInterval(20)
+        while !FileManager.default.fileExists(atPath: portFile) {
+            guard Date() < deadline, process.isRunning else {
+                kill(process.processIdentifier, SIGKILL)
+                throw HarnessError("\(script) did not start")
+            }
+            usleep(20_000)
+        }
+        port = Int(try String(contentsOfFile: portFile, encoding: .utf8)) ?? 0
+    }
+
+    deinit {
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+    }
+
+    /// One JSON object per line of the script's log.
+    var entries: [[String: Any]] {
+        let text = (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? ""
+        return text.split(separator: "\n").compactMap {
+            try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
+        }
+    }
+
+    /// scripts/fault-proxy in front of `world`, cutting connection k after `cuts[k-1]` client bytes (0: never).
+    static func faultProxy(for world: UploadWorld, clientCuts cuts: [Int]) throws -> LoopbackScript {
+        try LoopbackScript("scripts/fault-proxy", ["--target", "127.0.0.1:\(world.port)",
+                                                   "--client-cuts", cuts.map(String.init).joined(separator: ",")])
+    }
+
+    /// scripts/fixtures/upload-proxy.py (CDI's upload proxy: checks the Bearer token, forwards with the client
+    /// certificate) in front of `world`.
+    static func uploadProxy(for world: UploadWorld, tokenFile: String) throws -> LoopbackScript {
+        try LoopbackScript("scripts/fixtures/upload-proxy.py", [
+            "--upstream", world.baseURL, "--tls-cert", UploadPKI.file("server.crt"), "--tls-key", UploadPKI.file("server.key"),
+            "--upstream-ca", UploadPKI.file("ca.crt"), "--client-cert", UploadPKI.file("client.crt"),
+            "--client-key", UploadPKI.file("client.key"), "--token-file", tokenFile,
+        ])
+    }
+}
+
+/// Disk images for upload tests, and what qemu-img makes of them.
+enum UploadImages {
+    /// A raw disk of `mib` MiB: runs of random bytes and distinct text with a hole between, so a block placed at the
+    /// wrong offset never matches.
+    static func raw(in dir: TemporaryDirectory, mib: Int, name: String = "disk.raw") throws -> String {
+        let path = dir.file(name)
+        let half = max(1, mib / 2)
+        try Harness.tool("sh", "-c", """
+            { head -c \(half * 256 * 1024) /dev/urandom; seq -f 'upload %09g' 1 \(half * 60000) | head -c \(half * 768 * 1024); \
+              head -c \((mib - half) * 1048576) /dev/zero; } > '\(path)'; truncate -s \(mib)M '\(path)'
+            """)
+        return path
+    }
+
+    /// `raw` as a qcow2 written by qemu-img (tables before the data they map).
+    static func qcow2(_ raw: String, compressed: Bool = false) throws -> String {
+        let path = raw + (compressed ? ".z.qcow2" : ".qcow2")
+        try Harness.tool("qemu-img", "convert", "-f", "raw", "-O", "qcow2", compressed ? "-c" : "-W", raw, path)
+        return path
+    }
+
+    /// `path` through gzip, xz or zstd.
+    static func wrapped(_ path: String, _ tool: String) throws -> String {
+        let suffix = ["gzip": ".gz", "xz": ".xz", "zstd": ".zst"][tool] ?? "." + tool
+        try Harness.tool("sh", "-c", "\(tool) -c -1 '\(path)' > '\(path)\(suffix)'")
+        return path + suffix
+    }
+
+    /// What `qemu-img convert -O raw` writes for `image` (through its compression, peeled first).
+    static func oracle(_ image: String, in dir: TemporaryDirectory) throws -> String {
+        var plain = image
+        for (suffix, tool) in [(".gz", "gzip"), (".xz", "xz"), (".zst", "zstd")] where image.hasSuffix(suffix) {
+            plain = dir.file("oracle-input")
+            try Harness.tool("sh", "-c", "\(tool) -dc '\(image)' > '\(plain)'")
+        }
+        let out = dir.file("oracle-\(UUID().uuidString).raw")
+        try Harness.tool("qemu-img", "convert", "-O", "raw", plain, out)
+        return out
+    }
+}
