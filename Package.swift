@@ -107,6 +107,7 @@ let package = Package(
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
             .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            .product(name: "Yams", package: "Yams"),
         ]),
         .testTarget(name: "CodecsTests", dependencies: ["Codecs", "DiskImportCore"]),
         .testTarget(name: "TargetTests", dependencies: ["Target", "DiskImage", "DiskImportCore", "CLinux"]),
