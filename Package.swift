@@ -110,6 +110,7 @@ let package = Package(
             .product(name: "Yams", package: "Yams"),
         ]),
         .testTarget(name: "CodecsTests", dependencies: ["Codecs", "DiskImportCore"]),
+        .testTarget(name: "ImporterTests", dependencies: ["Importer", "Fetch", "DiskImportCore"]),
         .testTarget(name: "TargetTests", dependencies: ["Target", "DiskImage", "DiskImportCore", "CLinux"]),
     ],
     swiftLanguageModes: [.v6]

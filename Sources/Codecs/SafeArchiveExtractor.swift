@@ -31,7 +31,9 @@ public struct SafeArchiveExtractor {
     @discardableResult
     public func extract(_ stream: ByteStream, into directory: String) throws -> Summary {
         let root = try DirectoryHandle.open(path: directory)
-        let reader = try TarReader(try Decompression.peel(stream))
+        let layers = LayerStack(stream, length: nil)
+        try layers.peelCompression()
+        let reader = try TarReader(layers.stream)
         var summary = Summary()
         while let entry = try reader.nextEntry() {
             summary.entries += 1

@@ -12,7 +12,9 @@ import Glibc
 public enum TarDiskEntry {
     /// The disk entry of `stream`, or nil when the archive has none (the next layer may).
     public static func find(in stream: ByteStream) throws -> ByteStream? {
-        let reader = try TarReader(try Decompression.peel(stream))
+        let layers = LayerStack(stream, length: nil)
+        try layers.peelCompression()
+        let reader = try TarReader(layers.stream)
         while let entry = try reader.nextEntry() {
             let path = ArchivePath(entry.path)
             guard entry.fileType == UInt32(S_IFREG), entry.hardlinkTarget == nil, !path.isWhiteout,

@@ -1,4 +1,5 @@
 import CLzma
+import DiskImportCore
 
 /// The first decoded bytes of .xz data, for sniffing what it holds without consuming the stream: a throwaway
 /// single-threaded decoder (`lzma_stream_decoder`) runs over compressed bytes the caller peeked.
@@ -27,5 +28,17 @@ public enum XzHead {
         }
         guard let produced else { return nil }
         return Array(output[..<produced])
+    }
+
+    /// Up to `count` decoded bytes of the .xz data next in `stream`, from up to 4 MiB of compressed bytes peeked (not
+    /// consumed); fewer only when the data ends first. Nil when they do not decode (left to XzStream to report) or
+    /// when 4 MiB do not decode to that many.
+    public static func decoded(peeking stream: PeekableStream, count: Int) throws -> [UInt8]? {
+        for peek in [64 << 10, 1 << 20, 4 << 20] {
+            let compressed = try stream.peek(peek)
+            guard let head = decoded(from: compressed, count: count) else { return nil }
+            if head.count == count || compressed.count < peek { return head }
+        }
+        return nil
     }
 }

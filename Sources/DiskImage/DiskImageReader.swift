@@ -1,3 +1,4 @@
+import Codecs
 import DiskImportCore
 
 /// Reads one disk image and puts its guest bytes into a sink.
@@ -10,8 +11,13 @@ public protocol DiskImageReader: AnyObject {
 
     /// Bytes the reader wrote to scratch space during `convert` (0 for readers that never need scratch).
     var scratchBytes: UInt64 { get }
+
+    /// The bound on decoded bytes this reader enforces, for an image whose size is unknown until it is read (raw
+    /// under compression), so the importer can tighten it to what the target holds; nil when there is none.
+    var decodedSizeLimit: (any DecodedSizeLimit)? { get }
 }
 
 extension DiskImageReader {
     public var scratchBytes: UInt64 { 0 }
+    public var decodedSizeLimit: (any DecodedSizeLimit)? { nil }
 }

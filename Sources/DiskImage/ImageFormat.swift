@@ -1,63 +1,14 @@
-import Codecs
+/// A disk image format diskimport reads: its name and the type that makes its readers. Each format's folder declares
+/// its value (`ImageFormat.raw` in Raw/, `ImageFormat.qcow2` in Qcow2/), and `FormatSniffer` names it by magic.
+public struct ImageFormat: Equatable, Sendable, CustomStringConvertible {
+    /// The format's readers and what they need.
+    public let reading: any DiskImageFormat.Type
 
-/// What the first bytes of a stream say it is. Formats are recognised by magic, never by file name.
-public enum DetectedFormat: Equatable, Sendable {
-    /// A compression wrapper to peel off.
-    case compressed(Compression)
-    /// A tar archive (registry layers, archive imports).
-    case tar
-    /// A disk image format diskimport reads.
-    case image(ImageFormat)
-    /// A recognised format that diskimport does not read; the associated value names it for the error.
-    case unsupported(String)
-}
+    public init(_ reading: any DiskImageFormat.Type) { self.reading = reading }
 
-/// Disk image formats diskimport converts.
-public enum ImageFormat: String, Sendable {
-    case raw, qcow2
-}
+    /// The name in `layers`, info's `format` and messages: qemu-img's name for the format.
+    public var name: String { reading.name }
+    public var description: String { name }
 
-public enum FormatSniffer {
-    /// Bytes of the head that `detect` looks at; shorter heads are fine (a short stream is raw).
-    public static let headLength = 1024
-
-    /// Classifies a stream by its first bytes. Anything without a known magic (ISO included) is raw.
-    public static func detect(head: [UInt8]) -> DetectedFormat {
-        func starts(_ magic: [UInt8], at offset: Int = 0) -> Bool {
-            head.count >= offset + magic.count && Array(head[offset..<offset + magic.count]) == magic
-        }
-        func ascii(_ s: String) -> [UInt8] { Array(s.utf8) }
-        func bigEndian32(at offset: Int) -> UInt32? {
-            guard head.count >= offset + 4 else { return nil }
-            return head[offset..<offset + 4].reduce(0) { $0 << 8 | UInt32($1) }
-        }
-
-        if let compression = Compression.detect(head: head) { return .compressed(compression) }
-        if starts(ascii("QFI") + [0xfb]) {
-            switch bigEndian32(at: 4) {
-            case 2, 3: return .image(.qcow2)
-            case 1: return .unsupported("qcow (version 1)")
-            case let v?: return .unsupported("qcow2 version \(v)")
-            case nil: return .unsupported("qcow2 with a truncated header")
-            }
-        }
-        if starts(ascii("BZh")) && starts([0x31, 0x41, 0x59, 0x26, 0x53, 0x59], at: 4) { return .unsupported("bzip2") }
-        if starts(ascii("KDMV")) || starts(ascii("# Disk DescriptorFile")) || starts(ascii("COWD")) { return .unsupported("vmdk") }
-        if starts([0x7f, 0x10, 0xda, 0xbe], at: 0x40) { return .unsupported("vdi") }
-        if starts(ascii("vhdxfile")) { return .unsupported("vhdx") }
-        if starts(ascii("conectix")) { return .unsupported("vpc (vhd)") }
-        if starts(ascii("QED") + [0]) { return .unsupported("qed") }
-        if starts(ascii("LUKS") + [0xba, 0xbe]) { return .unsupported("luks") }
-        if starts(ascii("WithoutFreeSpace")) || starts(ascii("WithouFreSpacExt")) { return .unsupported("parallels") }
-        // Other formats qemu-img probes by magic (block/bochs.c, block/cloop.c).
-        if starts(ascii("Bochs Virtual HD Image")) { return .unsupported("bochs") }
-        if starts(ascii("#!/bin/sh\n#V2.0 Format\nmodprobe cloop")) { return .unsupported("cloop") }
-        // Compressors and archives diskimport does not unpack: copying their bytes as a raw disk would be silent garbage.
-        if starts([0x04, 0x22, 0x4d, 0x18]) { return .unsupported("lz4") }
-        if starts(ascii("LZIP")) { return .unsupported("lzip") }
-        if starts(ascii("PK") + [0x03, 0x04]) { return .unsupported("zip") }
-        if starts(ascii("7z") + [0xbc, 0xaf, 0x27, 0x1c]) { return .unsupported("7z") }
-        if starts(ascii("ustar"), at: 257) { return .tar }
-        return .image(.raw)
-    }
+    public static func == (a: ImageFormat, b: ImageFormat) -> Bool { a.name == b.name }
 }

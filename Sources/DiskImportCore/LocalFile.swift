@@ -41,25 +41,6 @@ public final class LocalFile: RandomAccessSource, @unchecked Sendable {
             throw DiskImportError.io("read", path, errno)
         }
     }
-
-    /// A sequential stream over the whole file.
-    public func stream() -> ByteStream { LocalFileStream(file: self) }
-}
-
-/// Reads a `LocalFile` front to back.
-final class LocalFileStream: ByteStream {
-    private let file: LocalFile
-    private var position: UInt64 = 0
-
-    init(file: LocalFile) { self.file = file }
-
-    var expectedLength: UInt64? { file.length }
-
-    func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
-        let n = try file.read(at: position, into: buffer)
-        position += UInt64(n)
-        return n
-    }
 }
 
 extension FileDescriptor {

@@ -40,3 +40,31 @@ extension RandomAccessSource {
         }
     }
 }
+
+extension RandomAccessSource {
+    /// A sequential stream over the whole source, from its first byte.
+    public func stream() -> ByteStream { RandomAccessStream(source: self) }
+
+    /// Up to `count` bytes from the start of the source, for sniffing without a stream.
+    public func head(_ count: Int) throws -> [UInt8] {
+        var bytes = [UInt8](repeating: 0, count: count)
+        let n = try bytes.withUnsafeMutableBytes { try readFully(at: 0, into: $0) }
+        return Array(bytes[..<n])
+    }
+}
+
+/// Reads a `RandomAccessSource` front to back.
+final class RandomAccessStream: ByteStream {
+    private let source: RandomAccessSource
+    private var position: UInt64 = 0
+
+    init(source: RandomAccessSource) { self.source = source }
+
+    var expectedLength: UInt64? { source.length }
+
+    func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
+        let n = try source.read(at: position, into: buffer)
+        position += UInt64(n)
+        return n
+    }
+}

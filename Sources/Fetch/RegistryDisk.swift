@@ -54,19 +54,16 @@ public final class RegistryDisk {
         }
         for (index, layer) in layers.enumerated() where !Self.isForeign(layer) {
             let blob = try client.blob(layer, of: reference)
-            var stream = PeekableStream(blob)
-            var peeled: [String] = []
-            while let compression = Compression.detect(head: try stream.peek(8)) {
-                guard peeled.count < Decompression.maximumLayers else {
-                    throw DiskImportError.unsupported("layer \(index + 1) of \(reference) has more than \(Decompression.maximumLayers) nested compression layers")
-                }
-                peeled.append(compression.rawValue)
-                stream = PeekableStream(try PrefetchingStream(try compression.decoder(for: stream)))
+            let stack = LayerStack(blob, length: layer.size)
+            do {
+                try stack.peelCompression()
+            } catch let error as DiskImportError where error.kind == .unsupported {
+                throw DiskImportError.unsupported("layer \(index + 1) of \(reference): \(error.message)")
             }
-            let verifier = LayerVerifier(blob: blob, decoded: stream)
+            let verifier = LayerVerifier(blob: blob, decoded: stack.stream)
             let entry: ByteStream?
             do {
-                entry = try TarDiskEntry.find(in: stream)
+                entry = try TarDiskEntry.find(in: stack.stream)
             } catch let error as DiskImportError where error.kind == .corrupt {
                 // A damaged layer is more often a tampered or truncated blob: its digest says which.
                 try verifier.verifyRest()
@@ -74,7 +71,7 @@ public final class RegistryDisk {
             }
             if let entry {
                 return RegistryDisk(reference: reference, manifestDigest: top.digest, imageDigest: image.digest,
-                                    platform: chosen, layers: peeled + ["tar"], entry: entry, verifier: verifier)
+                                    platform: chosen, layers: stack.layers + ["tar"], entry: entry, verifier: verifier)
             }
             try verifier.verifyRest()
         }
@@ -146,4 +143,9 @@ private final class VerifiedEntryStream: ByteStream {
         if n == 0 && buffer.count > 0 { try verifier.verifyRest() }
         return n
     }
+}
+
+extension RegistryDisk: OpenedSource {
+    public var displayName: String { reference.description }
+    public var peeledLayers: [String] { layers }
 }

@@ -1,3 +1,4 @@
+import Codecs
 import DiskImage
 import DiskImportCore
 import Fetch
@@ -10,7 +11,7 @@ import Glibc
 /// What `diskimport info` reports about a source.
 public struct ImageInfo: Sendable {
     public var filename: String
-    /// The image format inside every wrapper: "qcow2" or "raw".
+    /// The image format inside every wrapper, by its qemu-img name: "qcow2", "raw".
     public var format: String
     /// Outermost first, e.g. ["gzip", "qcow2"].
     public var layers: [String]
@@ -19,9 +20,23 @@ public struct ImageInfo: Sendable {
     /// Bytes the source file occupies on disk (st_blocks * 512, as qemu-img reports); nil for a network source
     /// (qemu-img's "unavailable").
     public var actualSize: UInt64?
-    public var qcow2: Qcow2Header?
+    /// The format's own fields (`ImageDetails`): a qcow2's header.
+    public var details: (any ImageDetails)?
     /// For a docker:// source: the manifest digests and the platform chosen.
     public var registry: RegistryImageInfo?
+
+    public init(filename: String, format: String, layers: [String], virtualSize: UInt64?, actualSize: UInt64?,
+                details: (any ImageDetails)? = nil, registry: RegistryImageInfo? = nil) {
+        self.filename = filename
+        self.format = format
+        self.layers = layers
+        self.virtualSize = virtualSize
+        self.actualSize = actualSize
+        self.details = details
+        self.registry = registry
+    }
+
+    public var qcow2: Qcow2Header? { details as? Qcow2Header }
 
     /// qemu-img info --output json's keys where one exists, plus `layers`.
     public var json: JSON {
@@ -38,6 +53,7 @@ public struct ImageInfo: Sendable {
             members.append(("dirty-flag", .bool(qcow2.isDirty)))
             members.append(("format-specific", qcow2.formatSpecificJSON))
         } else {
+            members += details?.infoJSONMembers ?? []
             members.append(("dirty-flag", .bool(false)))
         }
         members.append(("layers", .array(layers.map { .string($0) })))
@@ -67,6 +83,8 @@ public struct ImageInfo: Sendable {
             if qcow2.isDirty { lines.append("dirty flag: true") }
             lines.append("Format specific information:")
             lines += qcow2.formatSpecificLines.map { "    " + $0 }
+        } else if let details {
+            lines += details.infoHumanLines
         }
         return lines.joined(separator: "\n") + "\n"
     }
@@ -75,7 +93,7 @@ public struct ImageInfo: Sendable {
     /// path for an http(s) one (as qemu-img reports it for a curl image).
     private func fullBackingFilename(_ qcow2: Qcow2Header) -> String? {
         guard let name = qcow2.extensions.backingFileName, !name.isEmpty else { return nil }
-        if case .http = SourceLocation(filename) { return ImageInspector.urlBackingFilename(name, imageURL: filename) }
+        if case .http = SourceLocation(filename) { return Self.urlBackingFilename(name, imageURL: filename) }
         return qcow2.fullBackingFilename(imagePath: filename)
     }
 
@@ -99,30 +117,39 @@ public struct ImageInfo: Sendable {
     private static func pow10(_ n: Int) -> Double { n == 0 ? 1 : n == 1 ? 10 : 100 }
 }
 
-/// Describes a source without converting it.
+/// Describes a source without converting it: the layer stack sniffed by magic and the image's header, reading only
+/// as far as that needs.
+///
+/// Unlike an import, nothing runs ahead: decoders run inline on this thread (xz on one thread), and an http(s)
+/// download queue is small, so a multi-GiB `.qcow2.xz` costs a few hundred KiB of transfer before the source is
+/// dropped (which cancels the download). A qcow2 with a backing file is described, not refused: info only reads.
 public enum ImageInspector {
     public static func inspect(_ source: String, network: HTTPOptions = HTTPOptions(), platform: RegistryPlatform? = nil) throws -> ImageInfo {
-        if case .registry = SourceLocation(source) {
-            return try inspectRegistry(source, network: network, platform: platform)
+        try inspect(try SourceOpener.open(SourceLocation(source), network: network, platform: platform, purpose: .inspect))
+    }
+
+    /// Describes an opened source (a stream source included).
+    public static func inspect(_ source: any OpenedSource) throws -> ImageInfo {
+        let actualSize = try source.localFile.map(allocatedBytes)
+        let (format, layers, description) = try describe(source)
+        let registry = (source as? RegistryDisk).map {
+            RegistryImageInfo(manifestDigest: $0.manifestDigest, imageDigest: $0.imageDigest, platform: $0.platform)
         }
-        guard case .file(let path) = SourceLocation(source) else {
-            guard case .http(let url) = SourceLocation(source) else {
-                throw DiskImportError.unsupported("\(SourceLocation(source)): not a local path, http(s):// URL or docker:// reference")
-            }
-            return try inspectHTTP(url, network: network)
+        return ImageInfo(filename: source.displayName, format: format.name, layers: layers, virtualSize: description.virtualSize,
+                         actualSize: actualSize, details: description.details, registry: registry)
+    }
+
+    /// The image's format, the layer names (outermost first) and what its format says of it. A plain local image
+    /// whose format reads local files is described from the file; anything else from its stream.
+    private static func describe(_ source: any OpenedSource) throws -> (ImageFormat, [String], ImageDescription) {
+        let name = source.displayName
+        if let file = source.localFile, case .image(let format) = FormatSniffer.detect(head: try file.head(FormatSniffer.headLength)),
+           format.reading.capabilities.contains(.localFile) {
+            return (format, [format.name], try format.reading.describe(file, name: name))
         }
-        let file = try LocalFile(path: path)
-        let actualSize = try allocatedBytes(file)
-        let head = PeekableStream(file.stream())
-        if case .image(.qcow2) = FormatSniffer.detect(head: try head.peek(FormatSniffer.headLength)) {
-            // A plain qcow2: read its header only; the backing chain is not opened (as qemu-img info does).
-            let header = try Qcow2Header.read(from: file)
-            return ImageInfo(filename: path, format: "qcow2", layers: ["qcow2"], virtualSize: header.guestSize,
-                             actualSize: actualSize, qcow2: header)
-        }
-        let found = try StreamInspection(head, length: file.length, name: path)
-        return ImageInfo(filename: path, format: found.qcow2 == nil ? "raw" : "qcow2", layers: found.layers,
-                         virtualSize: found.virtualSize, actualSize: actualSize, qcow2: found.qcow2)
+        let stack = LayerStack(source.stream, length: source.length, peeled: source.peeledLayers, placement: .inline)
+        let format = try stack.peelToImage()
+        return (format, stack.layers + [format.name], try format.reading.describe(stack.stream, length: stack.length, name: name))
     }
 
     /// st_blocks * 512 of the file (fstat).
@@ -130,5 +157,18 @@ public enum ImageInspector {
         var st = Glibc.stat()
         if fstat(file.descriptor.rawValue, &st) != 0 { throw DiskImportError.io("stat", file.path, Errno(rawValue: errno)) }
         return UInt64(st.st_blocks) * 512
+    }
+}
+
+extension ImageInfo {
+    /// qemu's path_combine for a backing file named by an image at a URL: an absolute name or one with a protocol
+    /// stands alone; a relative one replaces the last path segment of the URL.
+    static func urlBackingFilename(_ name: String, imageURL: String) -> String {
+        if name.hasPrefix("/") || name.contains("://") { return name }
+        let path = imageURL.prefix { $0 != "?" && $0 != "#" }
+        guard let schemeEnd = path.range(of: "://")?.upperBound, let slash = path[schemeEnd...].lastIndex(of: "/") else {
+            return String(path) + "/" + name
+        }
+        return String(path[...slash]) + name
     }
 }

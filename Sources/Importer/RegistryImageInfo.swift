@@ -30,22 +30,3 @@ public struct RegistryImageInfo: Sendable {
         return members
     }
 }
-
-extension ImageInspector {
-    /// Resolves the image, streams the head of its disk (only as far as the format's header needs: the layer is
-    /// not downloaded whole) and describes it.
-    static func inspectRegistry(_ source: String, network: HTTPOptions, platform: RegistryPlatform?) throws -> ImageInfo {
-        var request = ConvertRequest(source: source, target: "")
-        request.network = network
-        request.platform = platform
-        let converter = Converter(request: request)
-        let (reader, layers) = try converter.openReader()
-        guard let disk = converter.registryDisk else {
-            throw DiskImportError.usage("\(source) is not a docker:// reference")
-        }
-        let header = (reader as? Qcow2HeaderProviding)?.header
-        let registry = RegistryImageInfo(manifestDigest: disk.manifestDigest, imageDigest: disk.imageDigest, platform: disk.platform)
-        return ImageInfo(filename: disk.reference.description, format: header == nil ? "raw" : "qcow2", layers: layers,
-                         virtualSize: reader.virtualSize, actualSize: nil, qcow2: header, registry: registry)
-    }
-}

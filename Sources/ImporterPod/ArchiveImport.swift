@@ -23,15 +23,16 @@ public struct ArchiveImport {
     let directory: String
     let progress: TransferProgress
     let logger: Logger
-    /// The archive's bytes when they arrive on a stream already open (an upload's request body), not from the endpoint.
-    var body: ByteStream?
+    /// The archive's source when the caller opened it (an upload's request body); else the endpoint is opened.
+    let source: (any OpenedSource)?
 
-    public init(request: ConvertRequest, directory: String, progress: TransferProgress, logger: Logger, body: ByteStream? = nil) {
+    public init(request: ConvertRequest, directory: String, progress: TransferProgress, logger: Logger,
+                source: (any OpenedSource)? = nil) {
         self.request = request
         self.directory = directory
         self.progress = progress
         self.logger = logger
-        self.body = body
+        self.source = source
     }
 
     public func run() throws {
@@ -67,7 +68,7 @@ public struct ArchiveImport {
     private func extract(into stagingPath: String) throws -> SafeArchiveExtractor.Summary {
         let free = try FilesystemInfo.of(directory).availableBytes
         let limit = min(free, request.requestedSize ?? free)
-        var stream = try openSource()
+        var stream = try openSource().stream
         var verifying: ChecksumStream?
         if let checksum = request.checksum {
             let checked = try ChecksumStream(stream, expected: checksum)
@@ -80,22 +81,14 @@ public struct ArchiveImport {
         return summary
     }
 
-    /// The archive's bytes: the body given, or the endpoint's.
-    private func openSource() throws -> ByteStream {
-        if let body {
-            if let length = body.expectedLength { progress.setSourceTotal(length) }
-            return body
-        }
-        switch SourceLocation(request.source) {
-        case .http(let url):
-            let body = try HTTPStream(client: HTTPClient(options: request.network), url: url)
-            if let length = body.expectedLength { progress.setSourceTotal(length) }
-            return body
-        case .file(let path):
-            return try LocalFile(path: path).stream()
-        case .registry:
+    /// The source given, or the endpoint's (a registry has no archives).
+    private func openSource() throws -> any OpenedSource {
+        if let source { return source }
+        let location = SourceLocation(request.source)
+        if case .registry = location {
             throw DiskImportError.usage("content type archive is not available for registry sources")
         }
+        return try SourceOpener.open(location, network: request.network, platform: nil)
     }
 
     /// renameat(2) of each top-level entry into the data directory. An existing name there is refused rather than

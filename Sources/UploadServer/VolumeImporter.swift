@@ -32,9 +32,8 @@ struct VolumeImporter: UploadImporting {
         // Scratch only when the volume is mounted; without it an image that needs scratch fails with CDI's
         // "scratch space required and none found".
         request.scratchDirectory = scratchDirectory
-        // SEAM-PENDING: until the Converter takes an open ByteStream as its source, disk images are refused by name.
-        _ = request
-        throw DiskImportError.unsupported("disk image uploads are not supported by this build yet (the import pipeline takes no stream source): only archives")
+        let source = StreamSource(stream: body, displayName: "the upload")
+        return try finishDisk(try Converter(request: request, source: source, progress: progress, logger: logger).run())
     }
 
     /// CDI's resize phase ends with the disk file at 0660 whatever the umask, for KubeVirt's qemu (the pod's fsGroup).
@@ -49,7 +48,8 @@ struct VolumeImporter: UploadImporting {
     func extractArchive(from body: BodyPipe, checksum: Checksum?, progress: TransferProgress) throws -> UploadImportResult {
         var request = ConvertRequest(source: "upload", target: dataDirectory)
         apply(to: &request, checksum: checksum)
-        try ArchiveImport(request: request, directory: dataDirectory, progress: progress, logger: logger, body: body).run()
+        try ArchiveImport(request: request, directory: dataDirectory, progress: progress, logger: logger,
+                          source: StreamSource(stream: body, displayName: "the upload")).run()
         logger.info("Wrote archive data")
         return UploadImportResult(preallocationApplied: false)
     }

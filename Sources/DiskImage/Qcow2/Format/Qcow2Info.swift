@@ -60,10 +60,3 @@ extension Qcow2Header {
         try Qcow2Image.readHeader(from: source)
     }
 }
-
-/// A reader that knows the qcow2 header of the image it converts (for `info`).
-public protocol Qcow2HeaderProviding {
-    var header: Qcow2Header { get }
-}
-
-extension Qcow2Reader: Qcow2HeaderProviding {}

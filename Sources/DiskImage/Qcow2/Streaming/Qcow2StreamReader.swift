@@ -9,7 +9,7 @@ import DiskImportCore
 /// arrives before its mapping is known is kept in a scratch file (`scratchDirectory`) and placed when the mapping
 /// arrives; without a scratch directory such an image fails with "scratch space required". Images written by
 /// `qemu-img convert` put every L2 table before the clusters it maps, so they need no scratch.
-public final class Qcow2StreamReader: DiskImageReader, Qcow2HeaderProviding {
+public final class Qcow2StreamReader: DiskImageReader {
     public let header: Qcow2Header
     public var virtualSize: UInt64? { header.guestSize }
     /// Bytes written to the scratch file by the last conversion.

@@ -1,10 +1,5 @@
-import CLzma
 import Codecs
 import DiskImportCore
-
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// A raw image inside .xz, decoded on all cores straight into the target.
 ///
@@ -25,29 +20,6 @@ public final class XzParallelRawReader: DiskImageReader, DecodedSizeLimit {
     private var limit: UInt64
     private var limitReason: String?
 
-    /// Compressed bytes buffered between this thread and the workers, at most: the blocks of `xz -T2 -6` are up to
-    /// 24 MiB; a larger one is decoded here, streaming.
-    static let bufferBudget: Int = {
-        if let n = MeasurementKnob.positiveInteger("DISKIMPORT_XZ_BUFFER_MIB") { return min(n, 1024) << 20 }
-        return 48 << 20
-    }()
-    /// Decoder memory (dictionary and output chunk) the workers may hold together: four workers on `xz -6`'s 8 MiB
-    /// dictionary, one on `xz -9`'s 64 MiB. With `bufferBudget` and the binary, an import stays under 128 MiB RSS.
-    static let workerMemoryBudget: UInt64 = 40 << 20
-    static let chunkSize = 1 << 20
-
-    /// False when `DISKIMPORT_XZ_PARALLEL=0`: raw.xz goes through XzStream like any other .xz (for measurement).
-    public static var isEnabled: Bool {
-        guard let text = getenv("DISKIMPORT_XZ_PARALLEL") else { return true }
-        return String(cString: text) != "0"
-    }
-
-    /// Workers by default: the CPUs this process may run on (`lzma_cputhreads`), or `DISKIMPORT_XZ_THREADS`.
-    static var defaultThreadCount: Int {
-        if let n = MeasurementKnob.positiveInteger("DISKIMPORT_XZ_THREADS") { return min(n, 64) }
-        return max(1, Int(lzma_cputhreads()))
-    }
-
     /// - Parameters:
     ///   - stream: the .xz data (its stream header next).
     ///   - limit: the most decoded bytes accepted (`reason` says why, for the message).
@@ -55,11 +27,13 @@ public final class XzParallelRawReader: DiskImageReader, DecodedSizeLimit {
     public init(stream: ByteStream, threads: Int? = nil, limit: UInt64 = .max, reason: String? = nil,
                 memoryLimit: UInt64 = XzStream.defaultMemoryLimit) {
         self.stream = stream
-        self.threads = max(1, threads ?? Self.defaultThreadCount)
+        self.threads = max(1, threads ?? XzBlockParallelism.defaultThreadCount)
         self.limit = limit
         limitReason = reason
         self.memoryLimit = memoryLimit
     }
+
+    public var decodedSizeLimit: (any DecodedSizeLimit)? { self }
 
     public func tighten(to newLimit: UInt64, reason: String?) {
         if newLimit < limit {
@@ -74,12 +48,12 @@ public final class XzParallelRawReader: DiskImageReader, DecodedSizeLimit {
         var localDecoder: XzBlockDecoder?
         do {
             while let block = try splitter.nextBlock() {
-                if let uncompressed = block.uncompressedSize, let size = block.dataSize, size <= UInt64(Self.bufferBudget) {
+                if let uncompressed = block.uncompressedSize, let size = block.dataSize, size <= UInt64(XzBlockParallelism.bufferBudget) {
                     try admit(end: block.decodedOffset.addingReportingOverflow(uncompressed))
                     let pool = try workers ?? XzBlockWorkers(
-                        threads: XzBlockWorkers.count(threads: threads, decoderMemory: block.memoryUsage, chunkSize: Self.chunkSize,
-                                                      memoryBudget: Self.workerMemoryBudget),
-                        bufferBudget: Self.bufferBudget, chunkSize: Self.chunkSize) {
+                        threads: XzBlockWorkers.count(threads: threads, decoderMemory: block.memoryUsage, chunkSize: XzBlockParallelism.chunkSize,
+                                                      memoryBudget: XzBlockParallelism.workerMemoryBudget),
+                        bufferBudget: XzBlockParallelism.bufferBudget, chunkSize: XzBlockParallelism.chunkSize) {
                         XzRawBlockWriter(sink: sink, progress: progress)
                     }
                     workers = pool
@@ -90,7 +64,7 @@ public final class XzParallelRawReader: DiskImageReader, DecodedSizeLimit {
                     if let uncompressed = block.uncompressedSize {
                         try admit(end: block.decodedOffset.addingReportingOverflow(uncompressed))
                     }
-                    let decoder = localDecoder ?? XzBlockDecoder(chunkSize: Self.chunkSize)
+                    let decoder = localDecoder ?? XzBlockDecoder(chunkSize: XzBlockParallelism.chunkSize)
                     localDecoder = decoder
                     var offset = block.decodedOffset
                     try splitter.decodeHere(block, with: decoder) { bytes in

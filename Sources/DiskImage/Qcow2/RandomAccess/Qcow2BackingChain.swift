@@ -65,9 +65,12 @@ public enum Qcow2BackingChain {
         return String(imagePath[...slash]) + name
     }
 
+    /// The formats a backing file may have.
+    enum BackingFormat { case qcow2, raw }
+
     /// The backing file's format: as declared by the overlay, else probed from its magic like qemu does
     /// (anything that is not a qcow2 header or another disk format qemu knows is raw).
-    static func format(of file: LocalFile, declared: String?, by overlay: String) throws -> ImageFormat {
+    static func format(of file: LocalFile, declared: String?, by overlay: String) throws -> BackingFormat {
         if let declared {
             switch declared {
             case "qcow2": return .qcow2

@@ -13,7 +13,7 @@ import DiskImportCore
 /// streaming reader's session in image order (`Qcow2StreamSession`), so images convert here to the same bytes, with the
 /// same scratch rules, as front to back. One exception fails loudly instead: a data cluster shared by two L2 tables
 /// whose second table comes after a worker wrote the cluster (`Qcow2StreamSession.skip(to:)`).
-public final class XzParallelQcow2Reader: DiskImageReader, Qcow2HeaderProviding {
+public final class XzParallelQcow2Reader: DiskImageReader {
     public let header: Qcow2Header
     public var virtualSize: UInt64? { header.guestSize }
     /// Bytes written to the scratch file by the last conversion.
@@ -34,7 +34,7 @@ public final class XzParallelQcow2Reader: DiskImageReader, Qcow2HeaderProviding 
         self.header = header
         self.name = name
         self.scratchDirectory = scratchDirectory
-        self.threads = max(1, threads ?? XzParallelRawReader.defaultThreadCount)
+        self.threads = max(1, threads ?? XzBlockParallelism.defaultThreadCount)
         self.memoryLimit = memoryLimit
         try header.refuseWhatStreamsCannotResolve(name: name)
     }
@@ -50,20 +50,20 @@ public final class XzParallelQcow2Reader: DiskImageReader, Qcow2HeaderProviding 
         let session = try Qcow2StreamSession(header: header, name: name, scratch: scratch, shared: shared) { try transfers.submit($0) }
         let layout = Qcow2StreamLayout(header: header, name: name)
         // A cluster is never split between chunks, so that a worker can place it from its chunk.
-        let chunkSize = max(XzParallelRawReader.chunkSize, Int(header.clusterSize))
+        let chunkSize = max(XzBlockParallelism.chunkSize, Int(header.clusterSize))
         let splitter = XzBlockSplitter(stream, memoryLimit: memoryLimit)
         var workers: XzBlockWorkers?
         var localDecoder: XzBlockDecoder?
         do {
             while let block = try splitter.nextBlock() {
-                if let uncompressed = block.uncompressedSize, let size = block.dataSize, size <= UInt64(XzParallelRawReader.bufferBudget) {
+                if let uncompressed = block.uncompressedSize, let size = block.dataSize, size <= UInt64(XzBlockParallelism.bufferBudget) {
                     let (end, overflow) = block.decodedOffset.addingReportingOverflow(uncompressed)
                     guard !overflow else { throw DiskImportError.corrupt("xz: the block sizes add up to more than an .xz stream can hold") }
                     shared.register(block.decodedOffset..<end)
                     let pool = try workers ?? XzBlockWorkers(
                         threads: XzBlockWorkers.count(threads: threads, decoderMemory: block.memoryUsage, chunkSize: chunkSize,
-                                                      memoryBudget: XzParallelRawReader.workerMemoryBudget),
-                        bufferBudget: XzParallelRawReader.bufferBudget, chunkSize: chunkSize) {
+                                                      memoryBudget: XzBlockParallelism.workerMemoryBudget),
+                        bufferBudget: XzBlockParallelism.bufferBudget, chunkSize: chunkSize) {
                         Qcow2BlockPlacer(layout: layout, shared: shared, session: session, sink: sink, progress: progress)
                     }
                     workers = pool

@@ -1,0 +1,64 @@
+import Codecs
+import DiskImage
+import DiskImportCore
+import Fetch
+
+/// Chooses the reader for an opened source: asks the image's format what it can do with what the source offers
+/// (`FormatCapabilities`), best first: random access to a plain local file, ranged reads, xz blocks decoded in
+/// parallel, and front to back as the fallback every format has.
+struct ReaderChooser {
+    let request: ConvertRequest
+    let source: any OpenedSource
+    let progress: TransferProgress
+
+    var options: ReaderOptions {
+        ReaderOptions(name: source.displayName, scratchDirectory: request.scratchDirectory, followBacking: request.followBacking,
+                      decodedLimit: request.requestedSize ?? .max, decodedLimitReason: "the requested size")
+    }
+
+    /// A plain local file whose format reads local files with random access (a raw file by its extents: shared,
+    /// copied in the kernel, holes skipped; a qcow2 with its backing chain), sniffed with pread so that nothing is
+    /// streamed. Nil when a checksum asks for every byte to be read, or the file is wrapped.
+    func plainLocalReader() throws -> (DiskImageReader, [String])? {
+        guard request.checksum == nil, let file = source.localFile,
+              case .image(let format) = FormatSniffer.detect(head: try file.head(FormatSniffer.headLength)),
+              format.reading.capabilities.contains(.localFile) else { return nil }
+        // Progress follows guest bytes, not a sniffing stream.
+        progress.setSourceTotal(0)
+        return (try format.reading.randomAccessReader(file, options: options), [format.name])
+    }
+
+    /// Peels `stack` down to the image and returns its reader and the layer names, outermost first. At each xz layer
+    /// the image inside is sniffed from its decoded head first: a format that decodes xz blocks in parallel takes the
+    /// layer over, placing each block as it is decoded (no in-order queue).
+    func reader(peeling stack: LayerStack) throws -> (DiskImageReader, [String]) {
+        try stack.peelToImage(xzLayer: xzBlockReader(in:)) { format in
+            (try reader(for: format, in: stack), stack.layers + [format.name])
+        }
+    }
+
+    /// The reader of the image at the top of `stack`: by ranged reads of metadata and allocated data when the image
+    /// is not wrapped, no checksum needs every byte and the source offers ranges (--http-random-access); else front to
+    /// back, which needs no seeking and no decompressing to scratch first.
+    private func reader(for format: ImageFormat, in stack: LayerStack) throws -> DiskImageReader {
+        let reading = format.reading
+        if stack.layers.isEmpty, request.checksum == nil, reading.capabilities.contains(.rangedReads),
+           source.prefersRangedReads, let ranged = try source.rangedReader() {
+            progress.setSourceTotal(0)
+            return try reading.randomAccessReader(ranged, options: options)
+        }
+        return try reading.streamingReader(stack.stream, length: stack.length, options: options)
+    }
+
+    /// The xz-block reader of the image inside the xz layer at the top of `stack`, which it then counts as peeled;
+    /// nil when that is turned off (DISKIMPORT_XZ_PARALLEL=0), the decoded head does not come from the bytes peeked,
+    /// or the format has none for this image.
+    private func xzBlockReader(in stack: LayerStack) throws -> (DiskImageReader, [String])? {
+        guard XzBlockParallelism.isEnabled,
+              let head = try XzHead.decoded(peeking: stack.stream, count: FormatSniffer.headLength),
+              case .image(let format) = FormatSniffer.detect(head: head), format.reading.capabilities.contains(.xzBlocks),
+              let reader = try format.reading.xzBlockReader(stack.stream, decodedHead: head, options: options) else { return nil }
+        _ = try stack.handOver(.compressed(.xz))
+        return (reader, stack.layers + [format.name])
+    }
+}
