@@ -25,7 +25,8 @@ final class BodyPipe: ByteStream, @unchecked Sendable {
     }
 
     private let monitor = Monitor()
-    private var queue: [ByteBuffer] = []
+    /// Consumed entries are nil at once: a slice keeps its whole storage (a TLS or HTTP decoder buffer) alive.
+    private var queue: [ByteBuffer?] = []
     private var queueHead = 0
     private var buffered = 0
     private var state = State.open
@@ -98,19 +99,22 @@ final class BodyPipe: ByteStream, @unchecked Sendable {
         var wakeProducer = false
         let n: Int = try monitor.locked {
             while queueHead == queue.count, case .open = state { monitor.wait() }
-            if queueHead < queue.count {
-                let n = queue[queueHead].withUnsafeReadableBytes { source in
+            if queueHead < queue.count, var head = queue[queueHead] {
+                let n = head.withUnsafeReadableBytes { source in
                     let n = min(source.count, buffer.count)
                     buffer.baseAddress!.copyMemory(from: source.baseAddress!, byteCount: n)
                     return n
                 }
-                queue[queueHead].moveReaderIndex(forwardBy: n)
-                if queue[queueHead].readableBytes == 0 {
+                head.moveReaderIndex(forwardBy: n)
+                if head.readableBytes == 0 {
+                    queue[queueHead] = nil
                     queueHead += 1
                     if queueHead > 64 && queueHead * 2 > queue.count {
                         queue.removeFirst(queueHead)
                         queueHead = 0
                     }
+                } else {
+                    queue[queueHead] = head
                 }
                 buffered -= n
                 if producerPaused && buffered <= lowWater {

@@ -104,7 +104,10 @@ public final class UploadServer {
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 64)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .childChannelOption(.recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 1024, initial: 64 << 10, maximum: 1 << 20))
+            // Socket reads of at most 64 KiB: NIOSSL decrypts a whole read into one buffer, which the body's slices
+            // keep alive, so a 1 MiB read grew a fresh buffer by copies and page faults every time. Measured on a
+            // 300 MB qcow2 upload: 64 KiB reads 0.52 CPU-s and 1.2 s, 1 MiB reads 1.0 CPU-s and 2.3 s (256 KiB: 0.56).
+            .childChannelOption(.recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 1024, initial: 64 << 10, maximum: 64 << 10))
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     let pipeline = channel.pipeline.syncOperations
