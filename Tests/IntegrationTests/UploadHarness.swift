@@ -56,11 +56,18 @@ final class UploadWorld {
 
     /// Starts the server and waits until /healthz answers.
     @discardableResult
-    func start(_ extra: [String: String?] = [:], arguments: [String] = []) throws -> Process {
+    func start(_ extra: [String: String?] = [:], arguments: [String] = [], measured: Bool = false) throws -> Process {
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: Harness.binary)
-        process.arguments = ["upload-server", "--data-dir", dataDirectory, "--block-device", blockDevice,
-                             "--scratch-dir", scratchDirectory, "--termination-log", terminationLog] + arguments
+        let serverArguments = ["upload-server", "--data-dir", dataDirectory, "--block-device", blockDevice,
+                               "--scratch-dir", scratchDirectory, "--termination-log", terminationLog] + arguments
+        if measured {
+            // Under GNU time: peakRSSKiB once the server has exited.
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/time")
+            process.arguments = ["-o", dir.file("rss"), "-f", "%M", Harness.binary] + serverArguments
+        } else {
+            process.executableURL = URL(fileURLWithPath: Harness.binary)
+            process.arguments = serverArguments
+        }
         process.environment = environment(extra)
         _ = FileManager.default.createFile(atPath: stderrFile, contents: nil)
         process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: stderrFile))
@@ -78,6 +85,11 @@ final class UploadWorld {
     }
 
     var serverLog: String { (try? String(contentsOfFile: stderrFile, encoding: .utf8)) ?? "" }
+
+    /// The peak RSS of a server started `measured`, after it exited.
+    var peakRSSKiB: Int {
+        Int((try? String(contentsOfFile: dir.file("rss"), encoding: .utf8))?.split(separator: "\n").last ?? "") ?? .max
+    }
 
     struct Outcome {
         var status: Int32

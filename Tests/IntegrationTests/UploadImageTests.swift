@@ -157,6 +157,19 @@ import Testing
         #expect(try FileManager.default.contentsOfDirectory(atPath: with.scratchDirectory).isEmpty)
     }
 
+    @Test func peakMemoryStaysBoundedWhateverTheUploadsSize() throws {
+        let world = try UploadWorld()
+        try world.start(measured: true)
+        // 160 MiB of random data in a qcow2: far more than the server may hold; the disk is slower than TLS here.
+        let raw = world.dir.file("random.raw")
+        try Harness.tool("sh", "-c", "head -c 167772160 /dev/urandom > '\(raw)'")
+        let image = try UploadImages.qcow2(raw)
+        #expect(try world.post(image).status == 200)
+        #expect(try world.outcome().status == 0)
+        #expect(world.peakRSSKiB < 128 << 10, "peak RSS \(world.peakRSSKiB) KiB")
+        #expect(try Files.identical(world.diskImage, raw))
+    }
+
     @Test(.enabled(if: TestLoopDevice.available, TestLoopDevice.reason)) func blockVolumeDestination() throws {
         let world = try UploadWorld()
         let device = try TestLoopDevice(size: 16 << 20, fill: 0xAA)
