@@ -41,7 +41,7 @@ let package = Package(
             .product(name: "SystemPackage", package: "swift-system"),
             .product(name: "Logging", package: "swift-log"),
         ]),
-        .target(name: "Codecs", dependencies: ["DiskImportCore", "CZlib", "CLzma", "CZstd", "CDeflate", "CArchive"]),
+        .target(name: "Codecs", dependencies: ["DiskImportCore", "CZlib", "CLzma", "CZstd", "CArchive"]),
         .target(name: "Fetch", dependencies: ["DiskImportCore", "Codecs", "CCurl", "COpenSSL"]),
         .target(name: "DiskImage", dependencies: ["DiskImportCore", "Codecs", "CLinux", "CZlib", "CZstd", "CDeflate"]),
         .target(name: "Target", dependencies: ["DiskImportCore", "CLinux"]),
@@ -90,9 +90,11 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
+        // What the test targets share: the Debian package to name when an oracle program is missing.
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "DiskImportCoreTests", dependencies: ["DiskImportCore"]),
         .testTarget(name: "FetchTests", dependencies: ["Fetch"]),
-        .testTarget(name: "DiskImageTests", dependencies: ["DiskImage", "DiskImportCore", "CZlib", "CZstd"]),
+        .testTarget(name: "DiskImageTests", dependencies: ["DiskImage", "DiskImportCore", "CZlib", "CZstd", "TestSupport"]),
         .testTarget(name: "CronControllerTests", dependencies: [
             "CronController", "DiskImportCore", "Target", .product(name: "Logging", package: "swift-log"),
         ]),
@@ -101,7 +103,7 @@ let package = Package(
             .product(name: "Prometheus", package: "swift-prometheus"),
             .product(name: "Yams", package: "Yams"),
         ]),
-        .testTarget(name: "IntegrationTests", dependencies: ["DiskImportCore"]),
+        .testTarget(name: "IntegrationTests", dependencies: ["TestSupport"]),
         .testTarget(name: "UploadServerTests", dependencies: [
             "UploadServer", "DiskImportCore", "Fetch",
             .product(name: "NIOCore", package: "swift-nio"),
@@ -109,9 +111,9 @@ let package = Package(
             .product(name: "NIOSSL", package: "swift-nio-ssl"),
             .product(name: "Yams", package: "Yams"),
         ]),
-        .testTarget(name: "CodecsTests", dependencies: ["Codecs", "DiskImportCore"]),
+        .testTarget(name: "CodecsTests", dependencies: ["Codecs", "DiskImportCore", "TestSupport"]),
         .testTarget(name: "ImporterTests", dependencies: ["Importer", "Fetch", "DiskImportCore"]),
-        .testTarget(name: "TargetTests", dependencies: ["Target", "DiskImage", "DiskImportCore", "CLinux"]),
+        .testTarget(name: "TargetTests", dependencies: ["Target", "DiskImage", "DiskImportCore", "CLinux", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -112,13 +112,26 @@ int clinux_unmap(void *address, uint64_t length) { return munmap(address, (size_
 enum { cleanup_slots = 64, slot_free = 0, slot_filling = 1, slot_armed = 2 };
 static _Atomic int cleanup_state[cleanup_slots];
 static char cleanup_paths[cleanup_slots][PATH_MAX];
+/// A file written in place is emptied (ftruncate of this descriptor) instead of unlinked; -1 for a path's slot.
+static int cleanup_fds[cleanup_slots];
 static const int cleanup_signals[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT };
 static pthread_once_t cleanup_once = PTHREAD_ONCE_INIT;
+/// 1 while a progress bar is drawn on a terminal: the handler erases it, so the shell's prompt does not land in it.
+static _Atomic int cleanup_progress_line;
 
 static void cleanup_on_signal(int sig) {
     int saved = errno;
     for (int i = 0; i < cleanup_slots; i++) {
-        if (atomic_load(&cleanup_state[i]) == slot_armed) unlink(cleanup_paths[i]);
+        if (atomic_load(&cleanup_state[i]) != slot_armed) continue;
+        if (cleanup_fds[i] >= 0) {
+            if (ftruncate(cleanup_fds[i], 0) != 0) { /* nothing more can be done here */ }
+        } else {
+            unlink(cleanup_paths[i]);
+        }
+    }
+    if (atomic_load(&cleanup_progress_line)) {
+        static const char erase[] = "\r\033[K";
+        if (write(STDERR_FILENO, erase, sizeof erase - 1) < 0) { /* stderr is gone */ }
     }
     // Default action, then deliver the same signal again, unblocked so it lands now rather than when the handler
     // returns: the process ends as the signal says.
@@ -154,20 +167,30 @@ static void cleanup_install(void) {
     }
 }
 
-int clinux_cleanup_register(const char *path) {
-    size_t length = strlen(path);
+static int cleanup_claim(const char *path, int fd) {
+    size_t length = path ? strlen(path) : 0;
     if (length >= PATH_MAX) { errno = ENAMETOOLONG; return -1; }
     pthread_once(&cleanup_once, cleanup_install);
     for (int i = 0; i < cleanup_slots; i++) {
         int expected = slot_free;
         if (atomic_compare_exchange_strong(&cleanup_state[i], &expected, slot_filling)) {
-            memcpy(cleanup_paths[i], path, length + 1);
+            if (path) memcpy(cleanup_paths[i], path, length + 1);
+            cleanup_fds[i] = fd;
             atomic_store(&cleanup_state[i], slot_armed);
             return i;
         }
     }
     errno = EMFILE;
     return -1;
+}
+
+int clinux_cleanup_register(const char *path) { return cleanup_claim(path, -1); }
+
+int clinux_cleanup_register_truncate(int fd) { return cleanup_claim(NULL, fd); }
+
+void clinux_cleanup_progress_line(int drawn) {
+    pthread_once(&cleanup_once, cleanup_install);
+    atomic_store(&cleanup_progress_line, drawn);
 }
 
 void clinux_cleanup_unregister(int slot) {

@@ -1,22 +1,43 @@
 import DiskImportCore
 
-/// Where the controller learns which digest a cron's source points at now.
+/// What one poll found: the identity of the source's current version, and what its import is checked against.
+public struct SourceVersion: Sendable, Equatable {
+    /// What the controller stores as the source's digest: for a registry, `Docker-Content-Digest` (`sha256:…`,
+    /// the index's for a multi-arch image); for an HTTP file, the server's identity of it (`HTTPSourceIdentity`).
+    public var digest: String
+    /// The file's expected checksum from the cron's checksums file (`sha256:HEX`), for an HTTP source with one.
+    public var checksum: String?
+
+    public init(digest: String, checksum: String? = nil) {
+        self.digest = digest
+        self.checksum = checksum
+    }
+}
+
+/// Where the controller learns which version a cron's source holds now.
 ///
-/// The real one does a registry manifest HEAD on the source URL and returns `Docker-Content-Digest`: for a
-/// multi-arch image, the digest of the index, so any change of any platform counts as a new version, as in CDI.
-public protocol DigestSource: Sendable {
-    /// The source's current digest, `sha256:` and 64 hex digits. Throws a `DiskImportError`: `.auth` when the
-    /// registry refuses the credentials, `.network` or `.tls` when it cannot be reached.
-    func currentDigest(of source: RegistrySource, access: RegistryAccess) throws -> String
+/// For a registry: a manifest HEAD and its `Docker-Content-Digest`, so any change of any platform counts as a new
+/// version, as in CDI. For an HTTP file: a conditional HEAD against the version seen last (`previous`), so an
+/// unchanged file moves no body byte, and the checksums file's line when the cron names one.
+public protocol SourcePoller: Sendable {
+    /// Throws a `DiskImportError`: `.auth` when the server refuses the credentials, `.network` or `.tls` when it
+    /// cannot be reached, `.corrupt` when it answers without a usable identity.
+    func poll(_ source: CronSource, previous: String?, access: SourceAccess) throws -> SourceVersion
 }
 
 /// What one import into a cron volume needs.
 public struct VolumeImportRequest: Sendable {
     public var cron: String
-    /// The source pinned to the polled digest: `docker://host/repository@sha256:…`.
+    /// What to import: a registry source pinned to the polled digest (`docker://host/repository@sha256:…`), or
+    /// the HTTP source's URL.
     public var reference: String
-    public var source: RegistrySource
-    public var access: RegistryAccess
+    public var source: CronSource
+    public var access: SourceAccess
+    /// Request headers that make an HTTP import fail (412) rather than read a version other than the one polled:
+    /// `If-Match` with a strong ETag, else `If-Unmodified-Since` (CDI pins a registry import to its digest).
+    public var pin: [String] = []
+    /// The checksum the downloaded bytes must have (`sha256:HEX`), from the checksums file.
+    public var checksum: String?
     /// `STORAGE/volumes/<volume>/disk.img`; its directory exists and carries the import marker.
     public var targetPath: String
     public var sizing: VolumeSizing

@@ -1,4 +1,5 @@
 import DiskImportCore
+import Fetch
 import Yams
 
 /// What a `--config` file holds: the crons, the HyperConverged settings when the file is a HyperConverged object,
@@ -6,6 +7,10 @@ import Yams
 public struct CronConfig: Sendable {
     public var crons: [DataImportCron] = []
     public var hyperConverged: HyperConvergedSettings?
+    /// A HyperConverged object's templates as HCO reports them (`status.dataImportCronTemplates`).
+    public var templates: [TemplateStatus] = []
+    /// DataSources that point at another one (multi-arch boot sources' unsuffixed names).
+    public var dataSourceReferences: [DataSourceReference] = []
     public var warnings: [String] = []
 
     public init() {}
@@ -15,11 +20,16 @@ public struct CronConfig: Sendable {
 /// one or more YAML documents each holding a `kind: DataImportCron`, a `kind: List` or a plain YAML list of them,
 /// a mapping with HyperConverged-style `dataImportCronTemplates`, or a whole `kind: HyperConverged` object.
 public enum CronConfigLoader {
-    public static func load(path: String) throws -> CronConfig {
-        try parse(yaml: try FileSystem.readText(path), source: path)
+    /// `architectures` are the cluster's (`--architectures`), in order, for multi-arch boot sources: the first one
+    /// a template has is its default.
+    public static func load(path: String, architectures: [String] = defaultArchitectures) throws -> CronConfig {
+        try parse(yaml: try FileSystem.readText(path), source: path, architectures: architectures)
     }
 
-    public static func parse(yaml: String, source: String) throws -> CronConfig {
+    /// This machine's architecture, in the registry's (Go's) spelling.
+    public static var defaultArchitectures: [String] { [RegistryPlatform.host.architecture] }
+
+    public static func parse(yaml: String, source: String, architectures: [String] = defaultArchitectures) throws -> CronConfig {
         let diagnostics = ConfigDiagnostics(source: source)
         var config = CronConfig()
         var documents: [Node] = []
@@ -31,9 +41,9 @@ public enum CronConfigLoader {
             throw DiskImportError.usage("\(source): invalid YAML: \(firstLine(of: error.description))")
         }
         for (index, document) in documents.enumerated() {
-            try readDocument(document, index: index + 1, into: &config, diagnostics)
+            try readDocument(document, index: index + 1, into: &config, architectures: architectures, diagnostics)
         }
-        try validate(config.crons, source: source)
+        try validate(config, source: source)
         if config.crons.isEmpty && config.hyperConverged == nil {
             diagnostics.warn("\(source): no DataImportCron found")
         }
@@ -41,10 +51,11 @@ public enum CronConfigLoader {
         return config
     }
 
-    private static func readDocument(_ node: Node, index: Int, into config: inout CronConfig, _ d: ConfigDiagnostics) throws {
+    private static func readDocument(_ node: Node, index: Int, into config: inout CronConfig, architectures: [String],
+                                     _ d: ConfigDiagnostics) throws {
         if node.null != nil { return }
         if let items = node.sequence {
-            for item in items { try readObject(item, into: &config, d) }
+            for item in items { try readObject(item, into: &config, architectures: architectures, d) }
             return
         }
         guard let mapping = node.mapping else {
@@ -58,12 +69,12 @@ public enum CronConfigLoader {
             }
             return
         }
-        try readObject(node, into: &config, d)
+        try readObject(node, into: &config, architectures: architectures, d)
     }
 
     /// One Kubernetes object: a DataImportCron, a List of objects, a HyperConverged, or an HCO template entry
     /// (`metadata` + `spec` without `kind`).
-    private static func readObject(_ node: Node, into config: inout CronConfig, _ d: ConfigDiagnostics) throws {
+    private static func readObject(_ node: Node, into config: inout CronConfig, architectures: [String], _ d: ConfigDiagnostics) throws {
         guard let mapping = node.mapping else {
             throw DiskImportError.usage("\(d.location(node)): a list entry is not an object")
         }
@@ -76,26 +87,17 @@ public enum CronConfigLoader {
             config.crons.append(try readCron(node, kind: kind ?? "dataImportCronTemplates entry", d))
         case "List", "DataImportCronList":
             let list = try YAMLFields(node, path: "", owner: kind ?? "List", diagnostics: d)
-            for item in try list.sequence("items") ?? [] { try readObject(item, into: &config, d) }
+            for item in try list.sequence("items") ?? [] { try readObject(item, into: &config, architectures: architectures, d) }
         case "HyperConverged":
             guard config.hyperConverged == nil else {
                 throw DiskImportError.usage("\(d.location(node)): more than one HyperConverged object")
             }
             let (settings, templates) = try HyperConvergedSettings.read(node, d)
             config.hyperConverged = settings
-            let system = try CommonTemplates.builtIn()
-            let systemNames = Set(system.map(\.name))
-            var user: [DataImportCron] = [], disabled: Set<String> = []
-            for item in templates {
-                let metadata = item.mapping?["metadata"]?.mapping
-                if let name = metadata?["name"]?.scalar?.string, systemNames.contains(name),
-                   metadata?["annotations"]?.mapping?[CommonTemplates.enableAnnotation]?.scalar?.string.lowercased() == "false" {
-                    disabled.insert(name)
-                    continue
-                }
-                user.append(try readCron(item, kind: "dataImportCronTemplates entry", d))
-            }
-            config.crons += CommonTemplates.resolve(userTemplates: user, disabled: disabled, settings: settings, system: system)
+            let resolved = try HyperConvergedTemplates.resolve(templates, settings: settings, architectures: architectures, d)
+            config.crons += resolved.crons
+            config.templates = resolved.templates
+            config.dataSourceReferences = resolved.references
         case let other?:
             throw DiskImportError.usage("\(d.location(node)): kind \(other) is not a DataImportCron, List or HyperConverged")
         }
@@ -142,10 +144,10 @@ public enum CronConfigLoader {
         templateSpec.warnUnknown(
             known: ["source", "storage", "pvc", "contentType", "preallocation"],
             ignored: ["priorityClassName"])
-        let source = try readRegistrySource(templateSpec)
+        let source = try readSource(templateSpec)
         let storage = try readStorage(templateSpec)
         if let contentType = try templateSpec.string("contentType"), contentType != "kubevirt" {
-            throw templateSpec.error("contentType", "\"\(contentType)\" is not supported: registry imports are kubevirt disk images")
+            throw templateSpec.error("contentType", "\"\(contentType)\" is not supported: a cron imports kubevirt disk images")
         }
 
         var cron = DataImportCron(name: name, schedule: schedule, source: source, storage: storage, managedDataSource: managedDataSource)
@@ -167,8 +169,8 @@ public enum CronConfigLoader {
             }
         }
         if let text = try spec.string("retentionPolicy") {
-            guard let policy = RetentionPolicy(rawValue: text) else {
-                throw spec.error("retentionPolicy", "\"\(text)\" is not one of All, None")
+            guard let policy = RetentionPolicy(spec: text) else {
+                throw spec.error("retentionPolicy", "\"\(text)\" is not one of All (RetainAll), None")
             }
             cron.retentionPolicy = policy
         }
@@ -176,15 +178,24 @@ public enum CronConfigLoader {
     }
 
     private static let otherSources: Set<String> = [
-        "http", "s3", "gcs", "blank", "pvc", "upload", "imageio", "vddk", "snapshot",
+        "s3", "gcs", "blank", "pvc", "upload", "imageio", "vddk", "snapshot",
     ]
 
-    private static func readRegistrySource(_ templateSpec: YAMLFields) throws -> RegistrySource {
+    /// `source.registry` as CDI has it, or `source.http` (beyond CDI: its webhook accepts only registry and PVC
+    /// sources for a DataImportCron).
+    private static func readSource(_ templateSpec: YAMLFields) throws -> CronSource {
         let source = try templateSpec.requiredObject("source")
-        if let other = source.keys.first(where: { otherSources.contains($0) }), source.value("registry") == nil {
-            throw source.error(other, "is not supported: a DataImportCron imports from a registry (source.registry)")
+        let given = ["registry", "http"].filter { source.value($0) != nil }
+        if given.isEmpty, let other = source.keys.first(where: { otherSources.contains($0) }) {
+            throw source.error(other, "is not supported: a DataImportCron imports from a registry (source.registry) or an HTTP server (source.http)")
         }
-        source.warnUnknown(known: ["registry"])
+        guard given.count < 2 else { throw source.error("http", "and source.registry are both given: a cron has one source") }
+        source.warnUnknown(known: ["registry", "http"])
+        if source.value("http") != nil { return .http(try readHTTPSource(source)) }
+        return .registry(try readRegistrySource(source))
+    }
+
+    private static func readRegistrySource(_ source: YAMLFields) throws -> RegistrySource {
         let registry = try source.requiredObject("registry")
         registry.warnUnknown(known: ["url", "imageStream", "pullMethod", "secretRef", "certConfigMap", "platform"])
         if try registry.string("imageStream") != nil, try registry.string("url") == nil {
@@ -195,11 +206,7 @@ public enum CronConfigLoader {
             throw registry.error("url", "\"\(url)\" must be a docker:// reference (docker://registry/repository:tag)")
         }
         var result = RegistrySource(url: url)
-        result.secretRef = try registry.string("secretRef").flatMap { $0.isEmpty ? nil : $0 }
-        result.certConfigMap = try registry.string("certConfigMap").flatMap { $0.isEmpty ? nil : $0 }
-        for (key, value) in [("secretRef", result.secretRef), ("certConfigMap", result.certConfigMap)] {
-            if let value, !ObjectName.isValid(value) { throw registry.error(key, "\"\(value)\" is not a valid name") }
-        }
+        (result.secretRef, result.certConfigMap) = try accessReferences(registry)
         if let text = try registry.string("pullMethod") {
             guard let method = PullMethod(rawValue: text) else { throw registry.error("pullMethod", "\"\(text)\" is not one of pod, node") }
             result.pullMethod = method
@@ -209,6 +216,37 @@ public enum CronConfigLoader {
             result.architecture = try platform.string("architecture")
         }
         return result
+    }
+
+    /// `source.http` as a DataVolume has it (`url`, `secretRef`, `certConfigMap`), plus `checksumsUrl`.
+    private static func readHTTPSource(_ source: YAMLFields) throws -> HTTPSource {
+        let http = try source.requiredObject("http")
+        http.warnUnknown(known: ["url", "secretRef", "certConfigMap", "checksumsUrl"])
+        let url = try http.requiredString("url")
+        let lower = url.lowercased()
+        guard lower.hasPrefix("http://") || lower.hasPrefix("https://"), url.count > "https://".count else {
+            throw http.error("url", "\"\(DisplayURL.redacted(url))\" must be an http:// or https:// URL")
+        }
+        var result = HTTPSource(url: url)
+        (result.secretRef, result.certConfigMap) = try accessReferences(http)
+        if let checksums = try http.string("checksumsUrl"), !checksums.isEmpty {
+            result.checksumsURL = checksums
+            guard let resolved = result.resolvedChecksumsURL,
+                  resolved.lowercased().hasPrefix("http://") || resolved.lowercased().hasPrefix("https://") else {
+                throw http.error("checksumsUrl", "\"\(checksums)\" is neither an http(s):// URL nor a path relative to the image's URL")
+            }
+        }
+        return result
+    }
+
+    /// `secretRef` and `certConfigMap`: names of a Secret and a ConfigMap (empty means none).
+    private static func accessReferences(_ fields: YAMLFields) throws -> (secretRef: String?, certConfigMap: String?) {
+        let secretRef = try fields.string("secretRef").flatMap { $0.isEmpty ? nil : $0 }
+        let certConfigMap = try fields.string("certConfigMap").flatMap { $0.isEmpty ? nil : $0 }
+        for (key, value) in [("secretRef", secretRef), ("certConfigMap", certConfigMap)] {
+            if let value, !ObjectName.isValid(value) { throw fields.error(key, "\"\(value)\" is not a valid name") }
+        }
+        return (secretRef, certConfigMap)
     }
 
     private static let storageIgnored: Set<String> = [
@@ -240,9 +278,9 @@ public enum CronConfigLoader {
     }
 
     /// Cron names and managed DataSources are keys of the state store: each must be unique.
-    private static func validate(_ crons: [DataImportCron], source: String) throws {
+    private static func validate(_ config: CronConfig, source: String) throws {
         var names: Set<String> = [], dataSources: [String: String] = [:]
-        for cron in crons {
+        for cron in config.crons {
             guard names.insert(cron.name).inserted else {
                 throw DiskImportError.usage("\(source): DataImportCron \"\(cron.name)\" is defined twice")
             }
@@ -251,6 +289,12 @@ public enum CronConfigLoader {
                     "\(source): DataSource \(cron.managedDataSource) is already managed by DataImportCron \(other) (also claimed by \(cron.name))")
             }
             dataSources[cron.managedDataSource] = cron.name
+        }
+        for reference in config.dataSourceReferences {
+            if let other = dataSources[reference.name] {
+                throw DiskImportError.usage("\(source): DataSource \(reference.name) is managed by DataImportCron \(other) "
+                    + "and also names the default architecture's DataSource \(reference.target)")
+            }
         }
     }
 

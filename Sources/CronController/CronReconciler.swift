@@ -1,4 +1,5 @@
 import DiskImportCore
+import Fetch
 import Logging
 
 /// What one tick did to one cron, for the command line.
@@ -32,7 +33,7 @@ public struct CronTickOutcome: Sendable, Equatable {
 /// one, the marker removed after the record, and only then does the DataSource move.
 struct CronReconciler {
     let store: StateStore
-    let digestSource: DigestSource
+    let poller: SourcePoller
     let importer: VolumeImporter
     let secrets: SecretsDirectory
     let settings: HyperConvergedSettings
@@ -48,15 +49,33 @@ struct CronReconciler {
         return next <= now
     }
 
-    /// `<managedDataSource>-<first 12 hex digits of the digest>`, CDI's createDvName.
-    static func volumeName(dataSource: String, digest: String) -> String {
-        "\(dataSource)-\(digest.dropFirst("sha256:".count).prefix(12))"
+    /// `<managedDataSource>-<first 12 hex digits of the digest>`, CDI's createDvName; for an HTTP file, of a SHA-256
+    /// of its identity.
+    static func volumeName(_ cron: DataImportCron, digest: String) throws -> String {
+        switch cron.source {
+        case .registry: "\(cron.managedDataSource)-\(digest.dropFirst("sha256:".count).prefix(12))"
+        case .http: "\(cron.managedDataSource)-\(try HTTPSourceIdentity.volumeSuffix(of: digest))"
+        }
     }
 
     static func isValidDigest(_ digest: String) -> Bool {
         guard digest.hasPrefix("sha256:") else { return false }
         let hex = digest.utf8.dropFirst("sha256:".count)
         return hex.count == 64 && hex.allSatisfy { ($0 >= 48 && $0 <= 57) || ($0 >= 97 && $0 <= 102) }
+    }
+
+    /// Whether a polled version is one the source kind can have: a registry's `sha256:` digest, an HTTP identity.
+    static func checkVersion(_ version: SourceVersion, of source: CronSource) throws {
+        switch source {
+        case .registry:
+            guard isValidDigest(version.digest) else {
+                throw DiskImportError.corrupt("registry returned digest \"\(version.digest.prefix(80))\", not sha256:<64 hex digits>")
+            }
+        case .http:
+            guard HTTPSourceIdentity(stored: version.digest) != nil else {
+                throw DiskImportError.corrupt("the server's identity of the file \"\(version.digest.prefix(80))\" is not an ETag or a Last-Modified date")
+            }
+        }
     }
 
     func reconcile(_ cron: DataImportCron, now: UTCInstant) throws -> CronTickOutcome {
@@ -67,34 +86,39 @@ struct CronReconciler {
         status.commonTemplate = cron.commonTemplate
         var dataSource = try store.dataSource(cron.managedDataSource) ?? DataSourceRecord(name: cron.managedDataSource, cron: cron.name)
         dataSource.cron = cron.name
+        dataSource.reference = nil
         try forgetInterruptedImports(&status)
         try checkDataSourceTarget(&dataSource, now: now)
 
         var outcome = CronTickOutcome(cron: cron.name, polled: false, digest: status.sourceDesiredDigest, action: .idle)
-        var access: RegistryAccess?
+        var access: SourceAccess?
         if Self.isDue(cron, status, now: now) {
             outcome.polled = true
             status.lastAttempt = now
             do {
                 let resolved = try secrets.access(for: cron.source)
                 access = resolved
-                let digest = try digestSource.currentDigest(of: cron.source, access: resolved)
-                guard Self.isValidDigest(digest) else {
-                    throw DiskImportError.corrupt("registry returned digest \"\(digest.prefix(80))\", not sha256:<64 hex digits>")
-                }
+                // The version seen last is worth a conditional request only for the same URL.
+                let previous = status.polledURL == cron.source.url ? status.sourceDesiredDigest : nil
+                let version = try poller.poll(cron.source, previous: previous, access: resolved)
+                try Self.checkVersion(version, of: cron.source)
+                let digest = version.digest
                 if digest != status.sourceDesiredDigest {
-                    logger.info("\(cron.name): \(cron.source.url) now points at \(digest)")
+                    logger.info("\(cron.name): \(cron.source.displayURL) now points at \(digest)")
                 }
                 status.sourceDesiredDigest = digest
+                status.sourceChecksum = version.checksum
+                status.polledURL = cron.source.url
                 status.lastExecutionTimestamp = now
                 outcome.digest = digest
             } catch {
                 let message = Self.oneLine(error)
                 let reason = (error as? DiskImportError)?.kind == .auth ? CronReason.notAuthorized : CronReason.noDigest
-                logger.warning("\(cron.name): polling \(cron.source.url) failed: \(message)")
+                // Reported once, by whoever presents the outcome (the tick's line, the run loop's log).
+                logger.debug("\(cron.name): polling \(cron.source.displayURL) failed: \(message)")
                 recordFailure(&status, message)
                 status.setCondition(CronConditionType.upToDate, false, reason: reason,
-                                    message: "Polling \(cron.source.url) failed: \(message)", now: now)
+                                    message: "Polling \(cron.source.displayURL) failed: \(message)", now: now)
                 status.setCondition(CronConditionType.progressing, false, reason: CronReason.noImport, message: "No current import", now: now)
                 try save(status, dataSource)
                 outcome.digest = nil
@@ -117,7 +141,7 @@ struct CronReconciler {
             storageClass = try storageClasses.choose(requested: cron.storage.storageClassName)
         } catch {
             let message = Self.oneLine(error)
-            logger.warning("\(cron.name): waiting for a storage class: \(message)")
+            logger.debug("\(cron.name): waiting for a storage class: \(message)")
             status.setCondition(CronConditionType.upToDate, false, reason: CronReason.noStorageClass,
                                 message: "Waiting for a storage class: \(message)", now: now)
             status.setCondition(CronConditionType.progressing, false, reason: CronReason.noImport, message: "No current import", now: now)
@@ -126,7 +150,7 @@ struct CronReconciler {
             return outcome
         }
 
-        let volume = Self.volumeName(dataSource: cron.managedDataSource, digest: desired)
+        let volume = try Self.volumeName(cron, digest: desired)
         let existing = try store.volume(volume).flatMap { record in
             record.digest == desired && record.className == storageClass.name && FileSystem.isRegularFile(record.path) ? record : nil
         }
@@ -157,7 +181,7 @@ struct CronReconciler {
                 outcome.action = .imported(volume: volume)
             } catch {
                 let message = Self.oneLine(error)
-                logger.error("\(cron.name): import of \(desired) failed: \(message)")
+                logger.debug("\(cron.name): import of \(desired) failed: \(message)")
                 try? FileSystem.removeTree(store.volumeDirectory(volume, root: storageClass.root))
                 status.currentImports = []
                 status.lastAttempt = now
@@ -212,7 +236,7 @@ struct CronReconciler {
     private func snapshotFailure(_ error: Error, cron: DataImportCron, status: inout CronStatusRecord, dataSource: DataSourceRecord,
                                  outcome: inout CronTickOutcome, now: UTCInstant) throws -> CronTickOutcome {
         let message = Self.oneLine(error)
-        logger.error("\(cron.name): \(message)")
+        logger.debug("\(cron.name): \(message)")
         recordFailure(&status, message)
         status.lastAttempt = now
         status.setCondition(CronConditionType.upToDate, false, reason: CronReason.snapshotsNotSupported, message: message, now: now)
@@ -223,11 +247,13 @@ struct CronReconciler {
     }
 
     private func importVolume(_ cron: DataImportCron, digest: String, volume: String, into storageClass: StorageClass,
-                              access: RegistryAccess, status: inout CronStatusRecord, now: UTCInstant) throws {
+                              access: SourceAccess, status: inout CronStatusRecord, now: UTCInstant) throws {
         let sizing = try VolumeSizing(requestedSize: cron.storage.size,
                                       filesystemOverhead: settings.filesystemOverhead(storageClass: storageClass.name),
                                       inflatedByOverhead: !cron.storage.isPVCSpec)
-        let reference = cron.source.reference(pinnedTo: digest)
+        // A registry import reads the digest polled; an HTTP one the URL, pinned to the version polled.
+        let reference = cron.source.registry?.reference(pinnedTo: digest) ?? cron.source.url
+        let pin = cron.source.http != nil ? HTTPSourceIdentity(stored: digest)?.pinHeaders ?? [] : []
         // Scratch goes to scratchSpaceStorageClass when it exists, else to the target's class.
         let scratchClass = settings.scratchSpaceStorageClass.flatMap(storageClasses.named) ?? storageClass
         let scratch = "\(scratchClass.root)/scratch"
@@ -238,8 +264,9 @@ struct CronReconciler {
                             message: "Import is progressing", now: now)
         try store.save(status)
         try store.beginImport(volume, root: storageClass.root)
-        logger.info("\(cron.name): importing \(reference) into \(volume) (storage class \(storageClass.name))")
-        let request = VolumeImportRequest(cron: cron.name, reference: reference, source: cron.source, access: access,
+        logger.info("\(cron.name): importing \(DisplayURL.redacted(reference)) into \(volume) (storage class \(storageClass.name))")
+        let request = VolumeImportRequest(cron: cron.name, reference: reference, source: cron.source, access: access, pin: pin,
+                                          checksum: cron.source.http != nil ? status.sourceChecksum : nil,
                                           targetPath: store.diskPath(volume, root: storageClass.root), sizing: sizing,
                                           preallocation: cron.preallocation, scratchDirectory: scratch)
         let result = try importer.importVolume(request)
@@ -250,7 +277,7 @@ struct CronReconciler {
             throw DiskImportError(.io, "the import finished without writing \(request.targetPath)")
         }
         try store.save(VolumeRecord(name: volume, cron: cron.name, dataSource: cron.managedDataSource, digest: digest,
-                                    source: reference, created: now, lastUse: now, path: request.targetPath, size: result.size,
+                                    source: DisplayURL.redacted(reference), created: now, lastUse: now, path: request.targetPath, size: result.size,
                                     storageClass: storageClass.name, capacity: sizing.capacity))
         try store.finishImport(volume, root: storageClass.root)
         // The same volume in the class it was in before (a default class change): replaced by this one.

@@ -11,6 +11,8 @@ import Glibc
 public struct CronRunner {
     public let controller: DataImportCronController
     public let configPath: String
+    /// The cluster's architectures the configuration is re-read with (`--architectures`).
+    public var architectures = CronConfigLoader.defaultArchitectures
     public let logger: Logger
     /// The `--metrics-port` gauge, told of each re-read configuration.
     public var metric: CronOutdatedMetric?
@@ -35,14 +37,23 @@ public struct CronRunner {
         while true {
             let now = clock()
             let result = try controller.tick(config, now: now)
-            for error in result.errors { logger.error("\(error)") }
+            // The reconciler leaves a cron's failure to its presenter, so it is logged once (an error that stopped a
+            // reconcile is a failed outcome too).
+            for outcome in result.outcomes {
+                switch outcome.action {
+                case .failed(let message): logger.error("\(outcome.cron): \(message)")
+                case .waiting(let message): logger.warning("\(outcome.cron): waiting: \(message)")
+                default: break
+                }
+            }
             if shouldStop() { return }
-            let wake = Self.nextWake(config, statuses: try controller.store.crons(), now: now) ?? now.adding(seconds: Self.idleWake)
+            let wake = Self.nextWake(try controller.scheduled(config), statuses: try controller.store.crons(), now: now)
+                ?? now.adding(seconds: Self.idleWake)
             let seconds = max(1, wake.secondsSinceEpoch - clock().secondsSinceEpoch)
             logger.info("next tick at \(wake)")
             sleep(seconds)
             do {
-                config = try CronConfigLoader.load(path: configPath)
+                config = try CronConfigLoader.load(path: configPath, architectures: architectures)
                 for warning in config.warnings { logger.warning("\(warning)") }
                 metric?.update(config)
             } catch {

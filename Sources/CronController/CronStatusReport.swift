@@ -15,8 +15,15 @@ public struct CronStatusReport: Sendable {
     public var crons: [CronRow]
     public var dataSources: [DataSourceRecord]
     public var volumes: [VolumeRecord]
+    /// A HyperConverged configuration's templates, as HCO reports them.
+    public var templates: [TemplateStatus]
+    /// The common templates' randomised schedule, once a tick has made it (or the object's own).
+    public var dataImportSchedule: String?
 
     public init(config: CronConfig, store: StateStore, now: UTCInstant) throws {
+        let config = try DataImportSchedule.applyingCurrent(config, store: store)
+        templates = config.templates
+        dataImportSchedule = DataImportSchedule.isNeeded(by: config) ? try DataImportSchedule.current(config, store: store) : nil
         let statuses = Dictionary(try store.crons().map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
         var rows = config.crons.map { cron -> CronRow in
             let status = statuses[cron.name]
@@ -41,13 +48,14 @@ public struct CronStatusReport: Sendable {
     // MARK: JSON
 
     public func json() -> JSON {
-        .object([
+        var fields: [(String, JSON)] = [
             ("crons", .array(crons.map(cronJSON))),
             ("dataSources", .array(dataSources.map { ds in
                 .object([
                     ("name", .string(ds.name)), ("volume", optional(ds.volume)), ("ready", .bool(ds.ready)),
                     ("path", optional(ds.path)), ("sourceFormat", optional(ds.sourceFormat)),
                     ("cron", .string(ds.cron)), ("updated", optional(ds.updated?.description)),
+                    ("reference", optional(ds.reference)),
                 ])
             })),
             ("volumes", .array(volumes.map { v in
@@ -60,6 +68,32 @@ public struct CronStatusReport: Sendable {
                     ("snapshotPath", optional(v.snapshotPath)),
                 ])
             })),
+        ]
+        if !templates.isEmpty { fields.append(("dataImportCronTemplates", .array(templates.map(templateJSON)))) }
+        if let dataImportSchedule { fields.append(("dataImportSchedule", .string(dataImportSchedule))) }
+        return .object(fields)
+    }
+
+    /// One entry of HCO's `status.dataImportCronTemplates`: the name, HCO's status fields, and the crons made from it.
+    private func templateJSON(_ template: TemplateStatus) -> JSON {
+        var status: [(String, JSON)] = [
+            ("commonTemplate", .bool(template.commonTemplate)), ("modified", .bool(template.modified)),
+        ]
+        if let original = template.originalSupportedArchitectures {
+            status.append(("originalSupportedArchitectures", .string(original)))
+        }
+        if !template.deployed {
+            status.append(("conditions", .array([.object([
+                ("type", .string(TemplateStatus.deployedCondition)), ("status", .string("False")),
+                ("reason", .string(TemplateStatus.unsupportedArchitecturesReason)),
+                ("message", .string(TemplateStatus.unsupportedArchitecturesMessage)),
+            ])])))
+        }
+        return .object([
+            ("name", .string(template.name)),
+            ("architectures", optional(template.supportedArchitectures)),
+            ("crons", .array(template.crons.map(JSON.string))),
+            ("status", .object(status)),
         ])
     }
 
@@ -72,9 +106,11 @@ public struct CronStatusReport: Sendable {
             ("schedule", optional(row.cron.map { $0.schedule?.expression ?? "" })),
             ("source", optional(row.cron?.source.url)),
             ("commonTemplate", .bool(row.cron?.commonTemplate ?? s?.commonTemplate ?? false)),
+            ("modified", .bool(row.cron?.modified ?? false)),
             ("lastImportedVolume", optional(s?.lastImportedVolume)),
             ("lastImportedDigest", optional(s?.lastImportedDigest)),
             ("desiredDigest", optional(s?.sourceDesiredDigest)),
+            ("desiredChecksum", optional(s?.sourceChecksum)),
             ("lastExecutionTimestamp", optional(s?.lastExecutionTimestamp?.description)),
             ("lastImportTimestamp", optional(s?.lastImportTimestamp?.description)),
             ("nextPoll", optional(row.nextPoll?.description)),
@@ -151,12 +187,30 @@ public struct CronStatusReport: Sendable {
         if !messages.isEmpty { text += "\n" + messages.joined(separator: "\n") + "\n" }
 
         var sources = TextTable(["DATASOURCE", "CRON", "READY", "VOLUME"])
-        for ds in dataSources { sources.add([ds.name, ds.cron, ds.ready ? "True" : "False", ds.volume ?? ""]) }
+        for ds in dataSources {
+            sources.add([ds.name, ds.reference.map { "→ \($0)" } ?? ds.cron, ds.ready ? "True" : "False", ds.volume ?? ""])
+        }
         var volumeTable = TextTable(["VOLUME", "CRON", "DIGEST", "LAST USE", "SIZE"])
         for v in volumes {
             volumeTable.add([v.name, v.cron, Self.shortDigest(v.digest), v.lastUse.description, v.size.map(Quantity.describe) ?? ""])
         }
-        return text + "\n" + sources.render() + "\n" + volumeTable.render()
+        text += "\n" + sources.render() + "\n" + volumeTable.render()
+        if !templates.isEmpty { text += "\n" + templateTable() }
+        return text
+    }
+
+    /// HCO's templates: which are common, which the user modified, the architectures, and what was made of them.
+    private func templateTable() -> String {
+        var table = TextTable(["TEMPLATE", "COMMON", "MODIFIED", "ARCHITECTURES", "DEPLOYED", "CRONS"])
+        for t in templates {
+            let architectures = t.originalSupportedArchitectures.map { "\($0) → \(t.supportedArchitectures ?? "")" } ?? ""
+            table.add([t.name, t.commonTemplate ? "True" : "False", t.modified ? "True" : "False", architectures,
+                       t.deployed ? "True" : "False (\(TemplateStatus.unsupportedArchitecturesReason))",
+                       t.crons.joined(separator: ",")])
+        }
+        var text = table.render()
+        if let dataImportSchedule { text += "common templates' schedule: \(dataImportSchedule)\n" }
+        return text
     }
 
     static func shortDigest(_ digest: String) -> String {

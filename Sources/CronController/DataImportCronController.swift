@@ -7,7 +7,7 @@ import Logging
 public final class DataImportCronController: Sendable {
     public let store: StateStore
     private let lock: StorageLock
-    private let digestSource: DigestSource
+    private let poller: SourcePoller
     private let importer: VolumeImporter
     private let secrets: SecretsDirectory
     private let parallel: Int
@@ -17,23 +17,36 @@ public final class DataImportCronController: Sendable {
     private let lastStorageClasses: LastGood<StorageClasses>
 
     /// The result of one tick: what happened to each cron, and the errors that stopped a cron's reconcile
-    /// (state that could not be written, say), as opposed to the failures its conditions record.
+    /// (state that could not be written, say), as opposed to the failures its conditions record. Each error is
+    /// also a `.failed` outcome, so presenting the outcomes presents every failure once.
     public struct TickResult: Sendable {
         public var outcomes: [CronTickOutcome]
         public var errors: [String]
+
+        /// The crons whose poll, import or reconcile failed this tick.
+        public var failedCrons: [String] {
+            outcomes.compactMap { if case .failed = $0.action { $0.cron } else { nil } }
+        }
     }
 
-    /// Takes STORAGE's lock (failing at once when another controller holds it) and prepares its layout.
+    /// Whether STORAGE was new (or empty) and this controller created its state: `StorageDirectory.forController`.
+    public let isFirstRun: Bool
+
+    /// Takes STORAGE's lock (failing at once when another controller holds it) and prepares its layout. STORAGE
+    /// must hold cron state already, or be a first run (`StorageDirectory`); it is used as an absolute path.
     /// Reads `storageClassesPath` once here, so a bad file fails at start.
-    public init(storage: String, digestSource: DigestSource, importer: VolumeImporter, secrets: SecretsDirectory,
+    public init(storage: String, poller: SourcePoller, importer: VolumeImporter, secrets: SecretsDirectory,
                 parallel: Int = 1, storageClassesPath: String? = nil, logger: Logger = Log.logger("cron")) throws {
-        try FileSystem.makeDirectories(storage)
-        lock = try StorageLock(storage: storage)
-        store = StateStore(root: storage)
+        // A bad classes file fails before anything is created.
+        let classes = try storageClassesPath.map(StorageClasses.load)
+        let (root, firstRun) = try StorageDirectory.forController(storage)
+        isFirstRun = firstRun
+        lock = try StorageLock(storage: root)
+        store = StateStore(root: root)
         try store.prepare()
         self.storageClassesPath = storageClassesPath
-        lastStorageClasses = LastGood(try storageClassesPath.map(StorageClasses.load) ?? StorageClasses.single(root: store.root))
-        self.digestSource = digestSource
+        lastStorageClasses = LastGood(classes ?? StorageClasses.single(root: store.root))
+        self.poller = poller
         self.importer = importer
         self.secrets = secrets
         self.parallel = max(1, parallel)
@@ -43,10 +56,11 @@ public final class DataImportCronController: Sendable {
     /// One evaluation at `now`: remove half-written volumes, clean up crons deleted from the configuration, then
     /// reconcile every cron, up to `parallel` at once (each cron's own work is sequential: one import at a time).
     public func tick(_ config: CronConfig, now: UTCInstant) throws -> TickResult {
+        let config = try scheduled(config)
         let classes = currentStorageClasses()
         try removeHalfWrittenVolumes(roots: classes.classes.map(\.root))
         try cleanUpDeletedCrons(keeping: Set(config.crons.map(\.name)))
-        let reconciler = CronReconciler(store: store, digestSource: digestSource, importer: importer, secrets: secrets,
+        let reconciler = CronReconciler(store: store, poller: poller, importer: importer, secrets: secrets,
                                         settings: config.hyperConverged ?? HyperConvergedSettings(), storageClasses: classes,
                                         logger: logger)
         let results = ParallelResults(count: config.crons.count)
@@ -73,10 +87,19 @@ public final class DataImportCronController: Sendable {
             case .failure(let message):
                 errors.append("\(crons[i].name): \(message)")
                 outcomes.append(CronTickOutcome(cron: crons[i].name, polled: false, digest: nil, action: .failed(message)))
-            case nil: errors.append("\(crons[i].name): not reconciled")
+            case nil:
+                errors.append("\(crons[i].name): not reconciled")
+                outcomes.append(CronTickOutcome(cron: crons[i].name, polled: false, digest: nil, action: .failed("not reconciled")))
             }
         }
+        try updateReferences(config.dataSourceReferences, now: now)
         return TickResult(outcomes: outcomes, errors: errors)
+    }
+
+    /// `config` as the controller runs it: the common templates on HCO's randomised schedule, made and stored on
+    /// the first tick that needs it (`DataImportSchedule`).
+    public func scheduled(_ config: CronConfig) throws -> CronConfig {
+        try DataImportSchedule.applyingOrMaking(config, store: store)
     }
 
     private static func run(_ reconciler: CronReconciler, _ cron: DataImportCron, _ now: UTCInstant) -> ParallelResults.Result {
@@ -115,30 +138,32 @@ public final class DataImportCronController: Sendable {
         }
     }
 
-    /// A cron gone from the configuration: with `retentionPolicy: None` its volumes and DataSource go too (CDI's
-    /// cleanup of objects labelled for it); with `All` they stay, and only its status is forgotten. A system-defined
-    /// boot source that was turned off keeps its volumes and has its DataSource reset.
+    /// A cron gone from the configuration, as CDI's cleanup and SSP leave it: with `retentionPolicy: None` its
+    /// volumes go (HCO gives the built-in boot sources None); with `All` they stay. Its DataSource goes with it
+    /// under None, except a system-defined boot source's, which SSP keeps and resets to point at nothing (as when
+    /// the feature gate or the enable annotation turns it off). Its status is forgotten.
     private func cleanUpDeletedCrons(keeping configured: Set<String>) throws {
         for status in try store.crons() where !configured.contains(status.name) {
-            if status.commonTemplate {
-                // A system-defined boot source turned off (feature gate, or its enable annotation): as HCO does,
-                // its DataSource is reset to point at nothing and its imported volumes are kept.
-                if var dataSource = try store.dataSource(status.managedDataSource), dataSource.cron == status.name {
-                    logger.info("\(status.name) is no longer enabled: DataSource \(dataSource.name) reset; volumes kept")
-                    dataSource.reset()
-                    try store.save(dataSource)
-                }
-            } else if status.retentionPolicy == .none {
+            let retention = status.retentionPolicy == .none ? "None" : "All"
+            if status.retentionPolicy == .none {
                 for volume in try store.volumes() where volume.cron == status.name {
                     logger.info("\(status.name) was deleted with retentionPolicy None: deleting volume \(volume.name)")
                     try store.removeVolume(volume.name)
                 }
-                if let dataSource = try store.dataSource(status.managedDataSource), dataSource.cron == status.name {
+            } else {
+                logger.info("\(status.name) was deleted; its volumes are kept (retentionPolicy All)")
+            }
+            if var dataSource = try store.dataSource(status.managedDataSource), dataSource.cron == status.name {
+                if status.commonTemplate {
+                    logger.info("\(status.name) is no longer enabled: DataSource \(dataSource.name) reset")
+                    dataSource.reset()
+                    try store.save(dataSource)
+                } else if status.retentionPolicy == .none {
                     logger.info("\(status.name) was deleted with retentionPolicy None: deleting DataSource \(dataSource.name)")
                     try store.removeDataSource(dataSource.name)
+                } else {
+                    logger.info("\(status.name) was deleted; DataSource \(dataSource.name) is kept (retentionPolicy \(retention))")
                 }
-            } else {
-                logger.info("\(status.name) was deleted; its volumes and DataSource \(status.managedDataSource) are kept (retentionPolicy All)")
             }
             try store.removeCron(status.name)
         }

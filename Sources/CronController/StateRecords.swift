@@ -56,8 +56,13 @@ public struct CronStatusRecord: Codable, Equatable, Sendable {
     /// The last successful poll of the source digest.
     public var lastExecutionTimestamp: UTCInstant?
     public var currentImports: [ImportStatus] = []
-    /// The digest the source pointed at when last polled (CDI's `storage.import.sourceDesiredDigest`).
+    /// The digest the source pointed at when last polled (CDI's `storage.import.sourceDesiredDigest`); for an HTTP
+    /// file, the server's identity of it (`HTTPSourceIdentity`).
     public var sourceDesiredDigest: String?
+    /// The file's checksum from the checksums file at the last poll (`sha256:HEX`), for an HTTP source with one.
+    public var sourceChecksum: String?
+    /// The URL the last successful poll read: a conditional request is made only against the same URL.
+    public var polledURL: String?
     /// The last poll or import attempt, successful or not, and how many in a row failed: the run loop's backoff.
     public var lastAttempt: UTCInstant?
     public var consecutiveFailures: Int = 0
@@ -107,6 +112,9 @@ public struct DataSourceRecord: Codable, Equatable, Sendable {
     public var path: String?
     /// `pvc` or `snapshot`: what it points at (CDI's DataSource source kind).
     public var sourceFormat: String?
+    /// The DataSource this one points at (CDI's `spec.source.dataSource`): its volume, path and readiness are that
+    /// one's. `cron` is empty for such a reference.
+    public var reference: String?
 
     public init(name: String, cron: String, volume: String? = nil, ready: Bool = false, updated: UTCInstant? = nil,
                 path: String? = nil, sourceFormat: String? = nil) {
@@ -125,6 +133,7 @@ public struct DataSourceRecord: Codable, Equatable, Sendable {
         ready = false
         path = nil
         sourceFormat = nil
+        reference = nil
     }
 }
 
@@ -134,7 +143,7 @@ public struct VolumeRecord: Codable, Equatable, Sendable {
     public var cron: String
     public var dataSource: String
     public var digest: String
-    /// The pinned reference it was imported from (`docker://…@sha256:…`).
+    /// What it was imported from: the pinned reference (`docker://…@sha256:…`), or an HTTP file's URL.
     public var source: String
     public var created: UTCInstant
     /// When a DataSource last pointed at it (CDI's `storage.import.lastUseTime`): garbage collection keeps the
@@ -153,4 +162,10 @@ public struct VolumeRecord: Codable, Equatable, Sendable {
     public var className: String { storageClass ?? StorageClasses.defaultName }
     /// The volume's directory (`…/volumes/<name>`).
     public var directory: String { FileSystem.split(path).directory }
+}
+
+/// What HCO keeps in a HyperConverged's status that the local controller must keep too.
+public struct HyperConvergedStatusRecord: Codable, Equatable, Sendable {
+    /// The common templates' randomised schedule (`status.dataImportSchedule`).
+    public var dataImportSchedule: String?
 }

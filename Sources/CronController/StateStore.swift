@@ -7,6 +7,7 @@ import Foundation
 ///     STORAGE/state/crons/<cron>.json         CronStatusRecord
 ///     STORAGE/state/datasources/<name>.json   DataSourceRecord
 ///     STORAGE/state/volumes/<volume>.json     VolumeRecord, written once the import is complete
+///     STORAGE/state/hyperconverged.json       HyperConvergedStatusRecord (the common templates' schedule)
 ///     ROOT/volumes/<volume>/disk.img          the imported disk, ROOT its storage class's root (STORAGE for
 ///                                             the one class `default` when no --storage-classes are given)
 ///     ROOT/volumes/<volume>/.importing        present while an import writes the volume
@@ -49,6 +50,11 @@ public final class StateStore: Sendable {
     public func dataSource(_ name: String) throws -> DataSourceRecord? { try one("\(dataSourcesDirectory)/\(name).json") }
     public func save(_ record: DataSourceRecord) throws { try write(record, to: "\(dataSourcesDirectory)/\(record.name).json") }
     public func removeDataSource(_ name: String) throws { try FileSystem.removeTree("\(dataSourcesDirectory)/\(name).json") }
+
+    /// `STORAGE/state/hyperconverged.json`.
+    var hyperConvergedPath: String { "\(root)/state/hyperconverged.json" }
+    public func hyperConverged() throws -> HyperConvergedStatusRecord? { try one(hyperConvergedPath) }
+    public func save(_ record: HyperConvergedStatusRecord) throws { try write(record, to: hyperConvergedPath) }
 
     public func volumes() throws -> [VolumeRecord] { try all(in: volumeRecordsDirectory) }
     public func volume(_ name: String) throws -> VolumeRecord? { try one("\(volumeRecordsDirectory)/\(name).json") }

@@ -74,13 +74,16 @@ public struct ReaderOptions: Sendable {
     /// target is open.
     public var decodedLimit: UInt64
     public var decodedLimitReason: String?
+    /// The wrappers around the image, for messages: " inside xz inside gzip"; empty at the top.
+    public var inside: String
 
     public init(name: String, scratchDirectory: String? = nil, followBacking: Bool = true,
-                decodedLimit: UInt64 = .max, decodedLimitReason: String? = nil) {
+                decodedLimit: UInt64 = .max, decodedLimitReason: String? = nil, inside: String = "") {
         self.name = name
         self.scratchDirectory = scratchDirectory
         self.followBacking = followBacking
         self.decodedLimit = decodedLimit
         self.decodedLimitReason = decodedLimitReason
+        self.inside = inside
     }
 }

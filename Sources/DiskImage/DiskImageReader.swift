@@ -15,9 +15,15 @@ public protocol DiskImageReader: AnyObject {
     /// The bound on decoded bytes this reader enforces, for an image whose size is unknown until it is read (raw
     /// under compression), so the importer can tighten it to what the target holds; nil when there is none.
     var decodedSizeLimit: (any DecodedSizeLimit)? { get }
+
+    /// Capability: the guest data `convert` will store, when the image's metadata tells it before any is read
+    /// (a local raw file's extents, a qcow2's clusters); nil when only reading tells (streams). Called before
+    /// `convert`, on the same thread.
+    func allocatedData() throws -> AllocatedData?
 }
 
 extension DiskImageReader {
     public var scratchBytes: UInt64 { 0 }
     public var decodedSizeLimit: (any DecodedSizeLimit)? { nil }
+    public func allocatedData() throws -> AllocatedData? { nil }
 }

@@ -1,4 +1,5 @@
 import Codecs
+import DiskImportCore
 
 /// What the first bytes of a stream say it is. Formats are recognised by magic, never by file name.
 public enum DetectedFormat: Equatable, Sendable {
@@ -56,5 +57,36 @@ public enum FormatSniffer {
         if starts(ascii("7z") + [0xbc, 0xaf, 0x27, 0x1c]) { return .unsupported("7z") }
         if Wrapper.isTar(head: head) { return .tar }
         return .image(.raw)
+    }
+
+    /// Bytes of the end that `detect(trailer:)` looks at.
+    public static let trailerLength = 512
+
+    /// A format that a raw-looking image's last bytes name, or nil. Apple's UDIF (.dmg) ends in a 512-byte `koly`
+    /// block (signature, version 4, header size 512, big-endian) and starts with whatever its first partition holds:
+    /// qemu-img probes it by the `.dmg` name only, and as a raw disk it would be copied as garbage.
+    public static func detect(trailer: [UInt8]) -> DetectedFormat? {
+        guard trailer.count == trailerLength else { return nil }
+        let udif: [UInt8] = Array("koly".utf8) + [0, 0, 0, 4, 0, 0, 2, 0]
+        if trailer.starts(with: udif) { return .unsupported("dmg") }
+        return nil
+    }
+
+    /// Refuses an image whose trailer names another format (`detect(trailer:)`), read from the end of `source`;
+    /// `inside` names the wrappers around it for the message (" inside gzip").
+    public static func refuse(trailer: [UInt8], inside: String = "") throws {
+        if case .unsupported(let name)? = detect(trailer: trailer) {
+            throw DiskImportError.unsupported("unsupported format \(name)" + inside)
+        }
+    }
+
+    /// The last `trailerLength` bytes of `source`; nil when it is shorter.
+    public static func trailer(of source: RandomAccessSource) throws -> [UInt8]? {
+        guard source.length >= UInt64(trailerLength) else { return nil }
+        var trailer = [UInt8](repeating: 0, count: trailerLength)
+        try trailer.withUnsafeMutableBytes {
+            try source.readExactly(at: source.length - UInt64(trailerLength), into: $0, what: "the image's last sector")
+        }
+        return trailer
     }
 }

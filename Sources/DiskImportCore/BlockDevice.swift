@@ -15,11 +15,4 @@ public enum BlockDevice {
         }
         return size
     }
-
-    /// Whether `path` names a block device (stat(2), following links).
-    public static func isBlockDevice(path: String) -> Bool {
-        var st = stat()
-        guard stat(path, &st) == 0 else { return false }
-        return (st.st_mode & S_IFMT) == S_IFBLK
-    }
 }

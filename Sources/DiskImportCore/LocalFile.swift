@@ -13,13 +13,21 @@ public final class LocalFile: RandomAccessSource, @unchecked Sendable {
     public let length: UInt64
 
     /// Opens `path` read-only; the length is the file's size, or the device size for a block device.
-    public init(path: String) throws {
-        self.path = path
+    public convenience init(path: String) throws {
+        let descriptor: FileDescriptor
         do {
             descriptor = try FileDescriptor.open(path, .readOnly, options: [.closeOnExec])
         } catch let errno as Errno {
             throw DiskImportError.io("open", path, errno)
         }
+        try self.init(descriptor: descriptor, path: path)
+    }
+
+    /// Takes over `descriptor`, open read-only on a regular file or block device (closed on failure too); `path`
+    /// names it in messages.
+    public init(descriptor: FileDescriptor, path: String) throws {
+        self.path = path
+        self.descriptor = descriptor
         do {
             length = try descriptor.sizeOfFileOrDevice()
         } catch {
@@ -44,6 +52,13 @@ public final class LocalFile: RandomAccessSource, @unchecked Sendable {
 }
 
 extension FileDescriptor {
+    /// The file type bits of fstat(2)'s st_mode (S_IFREG, S_IFBLK, S_IFIFO, S_IFCHR, S_IFDIR, S_IFSOCK).
+    public func fileType() throws -> mode_t {
+        var st = Glibc.stat()
+        if fstat(rawValue, &st) != 0 { throw DiskImportError.io("stat", "descriptor \(rawValue)", Errno(rawValue: errno)) }
+        return st.st_mode & S_IFMT
+    }
+
     /// fstat(2) size for regular files, ioctl(BLKGETSIZE64) for block devices.
     public func sizeOfFileOrDevice() throws -> UInt64 {
         var st = Glibc.stat()

@@ -14,7 +14,7 @@ public enum Quantity {
     /// of bytes (negative, milli-units that are not whole bytes, overflow).
     public static func bytes(_ text: String) throws -> UInt64 {
         let s = text.trimmingSpaces()
-        guard !s.isEmpty else { throw DiskImportError.usage("empty quantity") }
+        guard !s.isEmpty else { throw invalid(text) }
         var number = Substring(s)
         var multiplier = Rational(1)
         if let (suffix, m) = binarySuffixes.first(where: { s.hasSuffix($0.0) }) {
@@ -27,17 +27,23 @@ public enum Quantity {
             number = number.dropLast()
             multiplier = Rational(1, 1000)
         } else if let e = s.firstIndex(where: { $0 == "e" || $0 == "E" }) {
-            guard let exponent = Int(s[s.index(after: e)...]), (0...18).contains(exponent) else {
-                throw DiskImportError.usage("invalid quantity \"\(text)\"")
-            }
+            guard let exponent = Int(s[s.index(after: e)...]), (0...18).contains(exponent) else { throw invalid(text) }
             number = s[..<e]
             multiplier = Rational.powerOfTen(exponent)
         }
-        guard let value = Rational(decimal: number) else { throw DiskImportError.usage("invalid quantity \"\(text)\"") }
+        guard let value = Rational(decimal: number) else { throw invalid(text) }
         guard let product = value.multiplied(by: multiplier), let bytes = product.roundedUp() else {
             throw DiskImportError.usage("quantity \"\(text)\" is too large")
         }
         return bytes
+    }
+
+    /// The error for text that is not a quantity, naming the suffixes that are (users of qemu-img write `10G`, `10K`
+    /// or `10g`, which mean other things or nothing here).
+    static func invalid(_ text: String) -> DiskImportError {
+        let binary = binarySuffixes.map(\.0).joined(separator: " "), decimal = decimalSuffixes.map(\.0).joined(separator: " ")
+        return DiskImportError.usage("invalid quantity \"\(text.prefix(80))\": a Kubernetes quantity is a number of bytes with "
+            + "an optional suffix, \(binary) (powers of 1024) or \(decimal) (powers of 1000), such as 10Gi or 1500M")
     }
 
     /// Formats a byte count the way people read sizes: `10 GiB`, `1.5 MiB`, `512 B`.

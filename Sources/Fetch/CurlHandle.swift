@@ -1,5 +1,6 @@
 import CCurl
 import DiskImportCore
+import SystemPackage
 
 /// One libcurl easy handle (CURL *) with typed setters; a handle keeps its connections alive between requests.
 ///
@@ -70,11 +71,11 @@ final class CurlHandle {
         return curl_easy_perform(raw)
     }
 
-    /// CURLINFO_RESPONSE_CODE of the last response.
-    var responseCode: Int {
-        var code = 0
-        _ = ccurl_getinfo_long(raw, CURLINFO_RESPONSE_CODE, &code)
-        return code
+    /// CURLINFO_OS_ERRNO: the errno behind the last connect failure (ECONNREFUSED …), when there was one.
+    var systemError: Errno? {
+        var value = 0
+        guard ccurl_getinfo_long(raw, CURLINFO_OS_ERRNO, &value) == CURLE_OK, value != 0 else { return nil }
+        return Errno(rawValue: Int32(truncatingIfNeeded: value))
     }
 
     /// libcurl's default CA bundle file (CURLINFO_CAINFO), when it was built with one.

@@ -59,23 +59,30 @@ final class TransferContext {
     unowned let receiver: TransferReceiver
     let cancel: CancelFlag?
     let stallTimeout: Double
+    let firstByteTimeout: Double
+    let started = Monotonic.now()
     var lastActivity = Monotonic.now()
     var lastBodyBytes: Int64 = 0
+    /// A header line has arrived: from now on silence is a stall, not a server that never answered.
+    var responded = false
     var stalled = false
+    var unanswered = false
     var aborted = false
     var status = 0
     var headers: [(name: String, value: String)] = []
     var finalHead: HTTPResponseHead?
 
-    init(receiver: TransferReceiver, cancel: CancelFlag?, stallTimeout: Double) {
+    init(receiver: TransferReceiver, cancel: CancelFlag?, stallTimeout: Double, firstByteTimeout: Double) {
         self.receiver = receiver
         self.cancel = cancel
         self.stallTimeout = stallTimeout
+        self.firstByteTimeout = firstByteTimeout
     }
 
     /// One header line (libcurl passes each line of every response, redirects included).
     func header(_ raw: UnsafeRawBufferPointer) -> Bool {
         lastActivity = Monotonic.now()
+        responded = true
         var bytes = raw[...]
         while let last = bytes.last, last == 0x0d || last == 0x0a { bytes.removeLast() }   // "\r\n" is one Character
         let line = Substring(String(decoding: UnsafeRawBufferPointer(rebasing: bytes), as: UTF8.self))
@@ -116,6 +123,14 @@ final class TransferContext {
             return false
         }
         let now = Monotonic.now()
+        if !responded {
+            // Connecting (libcurl's own connect timeout applies), or waiting for the server to begin its answer.
+            if now - started > firstByteTimeout {
+                unanswered = true
+                return false
+            }
+            return true
+        }
         if downloaded != lastBodyBytes {
             lastBodyBytes = downloaded
             lastActivity = now

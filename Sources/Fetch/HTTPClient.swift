@@ -2,6 +2,10 @@ import CCurl
 import DiskImportCore
 import Logging
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// HTTP(S) on libcurl with one set of `HTTPOptions`: streams of whole bodies (`HTTPStream`), ranged random access
 /// (`HTTPRangeSource`), and small requests (`fetch`, for registry manifests and tokens).
 ///
@@ -71,7 +75,8 @@ public final class HTTPClient: Sendable {
         } catch {
             return .failed(TransferFailure(DiskImportError(.network, "\(error)"), retryable: false))
         }
-        let context = TransferContext(receiver: receiver, cancel: cancel, stallTimeout: options.stallTimeout)
+        let context = TransferContext(receiver: receiver, cancel: cancel, stallTimeout: options.stallTimeout,
+                                      firstByteTimeout: options.firstByteTimeout)
         let code: CURLcode = withExtendedLifetime(context) {
             let user = Unmanaged.passUnretained(context).toOpaque()
             _ = ccurl_setopt_pointer(handle.raw, CURLOPT_HEADERDATA, user)
@@ -81,8 +86,10 @@ public final class HTTPClient: Sendable {
         }
         if context.aborted { return .aborted }
         if context.stalled { return .failed(.stalled(url: request.url, seconds: options.stallTimeout)) }
+        if context.unanswered { return .failed(.unanswered(url: request.url, seconds: options.firstByteTimeout)) }
         if code != CURLE_OK {
-            return .failed(.curl(code, detail: handle.detail(code), url: request.url, stallTimeout: options.stallTimeout))
+            return .failed(.curl(code, detail: handle.detail(code), systemError: handle.systemError, url: request.url,
+                                 proxy: proxyDescription(for: request.url), connectTimeout: options.connectTimeout))
         }
         guard let head = context.finalHead else {
             return .failed(TransferFailure(DiskImportError(.network, "no HTTP response from \(DisplayURL.host(request.url))"), retryable: true))
@@ -115,12 +122,16 @@ public final class HTTPClient: Sendable {
         }
     }
 
-    private func check(_ code: CURLcode) throws {
-        guard code == CURLE_OK else { throw DiskImportError(.network, "libcurl: \(String(cString: curl_easy_strerror(code)))") }
+    /// The proxy a request to `url` goes through, for messages: `--proxy`, else the environment's variable (by
+    /// name: its value may hold credentials); nil without one.
+    private func proxyDescription(for url: String) -> String? {
+        if let proxy = options.proxy { return "--proxy \(DisplayURL.host(proxy))" }
+        let names = url.lowercased().hasPrefix("https:") ? ["https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"]
+            : ["http_proxy", "all_proxy", "ALL_PROXY"]
+        return names.first { getenv($0).map { $0.pointee != 0 } ?? false }
     }
 
-    /// Back-off before retry `attempt` (1-based): retryDelay doubled each time, at most 8 s.
-    func backoff(attempt: Int) -> Double {
-        min(8, options.retryDelay * Double(1 << min(attempt - 1, 10)))
+    private func check(_ code: CURLcode) throws {
+        guard code == CURLE_OK else { throw DiskImportError(.network, "libcurl: \(String(cString: curl_easy_strerror(code)))") }
     }
 }

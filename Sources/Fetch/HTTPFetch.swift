@@ -14,7 +14,7 @@ extension HTTPClient {
     /// Runs one small request and returns its final response whatever the status (a registry reads a 401's
     /// WWW-Authenticate challenge), with the body in memory up to `limit` bytes (more is an error: manifests and
     /// tokens are small, and a hostile server must not exhaust memory). Connection failures, stalls and 5xx are
-    /// retried with back-off. Handles are reused, so a registry's requests share keep-alive connections.
+    /// retried as `RetryBudget` says. Handles are reused, so a registry's requests share keep-alive connections.
     public func fetch(_ url: String, method: HTTPMethod = .get, headers: [String] = [], sendCredentials: Bool = true,
                       limit: Int = 4 << 20) throws -> HTTPResponse {
         var request = HTTPRequest(url: url)
@@ -23,11 +23,10 @@ extension HTTPClient {
         request.sendCredentials = sendCredentials
         let handle = try smallRequestHandles.take { try makeHandle() }
         defer { smallRequestHandles.give(handle) }
-        var attempt = 0
+        var retry = RetryBudget(options: options)
         while true {
-            attempt += 1
             let collector = BodyCollector(limit: limit, url: url, expectsBody: method == .get)
-            var failure: TransferFailure
+            let failure: TransferFailure
             switch perform(request, on: handle, receiver: collector) {
             case .completed(let head):
                 guard [408, 429, 500, 502, 503, 504].contains(head.status) else {
@@ -39,12 +38,7 @@ extension HTTPClient {
             case .aborted:
                 throw collector.failure?.error ?? DiskImportError(.network, "the request to \(DisplayURL.host(url)) was cancelled")
             }
-            guard failure.retryable, attempt <= options.retries else {
-                throw failure.retryable
-                    ? DiskImportError(failure.error.kind, "\(failure.error.message) (gave up after \(options.retries) retries)")
-                    : failure.error
-            }
-            Monotonic.sleep(backoff(attempt: attempt))
+            Monotonic.sleep(try retry.delay(after: failure))
         }
     }
 }

@@ -16,14 +16,24 @@ public struct HTTPOptions: Sendable {
     public var headers: [HTTPHeader] = []
     /// A proxy URL (`--proxy`); when nil, libcurl reads http_proxy, https_proxy and no_proxy from the environment.
     public var proxy: String?
-    /// A transfer that receives nothing for this long is dropped (and resumed, while retries last).
+    /// A transfer whose response has begun and then receives nothing for this long is dropped (and resumed, while
+    /// retries last).
     public var stallTimeout: Double = 30
-    /// Seconds allowed for TCP connect and TLS handshake.
-    public var connectTimeout: Double = 30
+    /// Seconds allowed for TCP connect and TLS handshake (`--connect-timeout`).
+    public var connectTimeout: Double = 10
+    /// Seconds from the start of a request to the first line of its response (`--first-byte-timeout`): a server that
+    /// accepts the connection and says nothing is given up on after this long, not after the stall timeout's.
+    public var firstByteTimeout: Double = 30
     /// Reconnects allowed after failures in a row (an attempt that delivered new bytes resets the count).
     public var retries = 5
-    /// The first back-off delay, doubled after each failed attempt (at most 8 s).
+    /// No retry starts once failures in a row have taken this long (`--retry-max-time`, as curl's): a closed port
+    /// is retried with back-off for about 15 s; a silent server, whose every attempt takes `firstByteTimeout`, is
+    /// given up on after two attempts instead of six (195 s before this bound).
+    public var retryMaxTime: Double = 60
+    /// The first back-off delay, doubled after each failed attempt up to `maximumRetryDelay`, each wait jittered
+    /// by ±50% (`RetryBudget`).
     public var retryDelay: Double = 0.5
+    public var maximumRetryDelay: Double = 8
     /// The HTTP version for bulk bodies. HTTP/1.1 is the default: over TLS from nginx on loopback, HTTP/2 took
     /// 1.10x the wall time of HTTP/1.1 for the same body with the same libcurl (scripts/bench-http; DESIGN.md
     /// measured 700 vs 900 MB/s), as HTTP/2 framing and flow-control windows cost CPU and round trips.

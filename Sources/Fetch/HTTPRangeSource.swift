@@ -51,7 +51,7 @@ public final class HTTPRangeSource: RandomAccessSource, @unchecked Sendable {
         let handle = try pool.take { try client.makeHandle() }
         defer { pool.give(handle) }
         var done = 0
-        var failuresInARow = 0
+        var retry = RetryBudget(options: client.options)
         while done < count {
             let destination = UnsafeMutableRawBufferPointer(rebasing: buffer[done..<count])
             let read = RangeRead(url: url, offset: offset + UInt64(done), destination: destination, validator: validator, etag: etag)
@@ -69,13 +69,8 @@ public final class HTTPRangeSource: RandomAccessSource, @unchecked Sendable {
                 failure = TransferFailure(DiskImportError(.network, "\(displayName): the range at \(offset + UInt64(done)) ended early"), retryable: true)
             }
             guard let failure else { continue }
-            failuresInARow = read.filled > 0 ? 1 : failuresInARow + 1
-            guard failure.retryable, failuresInARow <= client.options.retries else {
-                throw failure.retryable
-                    ? DiskImportError(failure.error.kind, "\(failure.error.message) (gave up after \(client.options.retries) retries)")
-                    : failure.error
-            }
-            Monotonic.sleep(client.backoff(attempt: failuresInARow))
+            if read.filled > 0 { retry.madeProgress() }
+            Monotonic.sleep(try retry.delay(after: failure, resumingAt: offset + UInt64(done)))
         }
         return count
     }

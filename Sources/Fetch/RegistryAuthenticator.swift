@@ -38,42 +38,96 @@ final class RegistryAuthenticator: Sendable {
 
     private struct State {
         var mode: Mode?
+        /// "https", or "http" once a plain-HTTP registry answered the ping.
+        var scheme: String?
         var tokens: [String: Token] = [:]
     }
 
     let http: HTTPClient
-    /// `https://host[:port]` of the registry API.
-    let baseURL: String
+    /// `host[:port]` of the registry API.
+    let host: String
     /// The registry as people name it, for messages.
     let registryName: String
     private let state = Mutex(State())
 
-    init(http: HTTPClient, baseURL: String, registryName: String) {
+    init(http: HTTPClient, host: String, registryName: String) {
         self.http = http
-        self.baseURL = baseURL
+        self.host = host
         self.registryName = registryName
     }
 
     var hasCredentials: Bool { http.options.credentials != nil }
 
+    /// `SCHEME://host[:port]` of the registry API, pinging `/v2/` the first time.
+    func baseURL() throws -> String {
+        _ = try mode()
+        return "\(state.withLock { $0.scheme } ?? "https")://\(host)"
+    }
+
     /// The mode, pinging `/v2/` the first time.
     func mode() throws -> Mode {
         if let mode = state.withLock({ $0.mode }) { return mode }
-        let response = try http.fetch(baseURL + "/v2/", limit: 64 << 10)
+        let (scheme, head) = try ping()
         let mode: Mode
-        switch response.head.status {
-        case 200..<300:
-            mode = .anonymous
+        switch head.status {
         case 401:
-            mode = try Self.mode(from: response.head, registry: registryName)
+            mode = try Self.mode(from: head, registry: registryName)
+        default:
+            mode = .anonymous
+        }
+        http.logger.debug("registry \(registryName): \(scheme), \(Self.describe(mode))")
+        state.withLock {
+            $0.mode = mode
+            $0.scheme = scheme
+        }
+        return mode
+    }
+
+    /// `GET /v2/` over https; when that fails and TLS verification is off, over plain http. This is containers/image's
+    /// rule, which CDI's registry import runs on (docker/docker_client.go detectPropertiesHelper: `ping("https")`,
+    /// then `ping("http")` if it failed and InsecureSkipVerify is set; a ping succeeds on 200 or 401, and any other
+    /// answer or transport error counts as a failure). CDI sets InsecureSkipVerify for insecure registries
+    /// (pkg/importer/transport.go buildSourceContext: `DockerInsecureSkipTLSVerify = true` when insecureRegistry).
+    private func ping() throws -> (scheme: String, head: HTTPResponseHead) {
+        let secure: DiskImportError
+        do {
+            return ("https", try pingOnce(scheme: "https"))
+        } catch let error as DiskImportError {
+            guard http.options.insecure else { throw error }
+            secure = error
+        }
+        do {
+            let head = try pingOnce(scheme: "http")
+            let why = secure.message.contains(TransferFailure.plainHTTPAnswer) ? "it answers in plain HTTP" : secure.message
+            Console.writeError("diskimport: warning: \(registryName) does not speak https (\(why)): pulling over plain http, "
+                + "as TLS verification is off; anyone on the network path can read and change the image"
+                + (hasCredentials ? " and read the credentials" : "") + "\n")
+            return ("http", head)
+        } catch let plain as DiskImportError {
+            throw DiskImportError(secure.kind, "\(registryName): \(secure.message); plain http failed too: \(plain.message)")
+        }
+    }
+
+    /// One ping: the head of a 2xx or 401 answer, else the error.
+    private func pingOnce(scheme: String) throws -> HTTPResponseHead {
+        let url = "\(scheme)://\(host)/v2/"
+        let response = try http.fetch(url, limit: 64 << 10)
+        switch response.head.status {
+        case 200..<300, 401:
+            return response.head
         case 404:
             throw DiskImportError(.network, "\(registryName) does not look like a container registry (GET /v2/ answered 404)")
+        case 400 where scheme == "http" && Self.isTLSPortAnswer(response.body):
+            throw DiskImportError(.tls, "\(host) speaks TLS, not plain HTTP (it answered 400 to a plain request)")
         default:
-            throw TransferFailure.status(response.head.status, url: baseURL + "/v2/").error
+            throw TransferFailure.status(response.head.status, url: url).error
         }
-        http.logger.debug("registry \(registryName): \(Self.describe(mode))")
-        state.withLock { $0.mode = mode }
-        return mode
+    }
+
+    /// What Go's and nginx's TLS servers answer to a plain-HTTP request on their TLS port.
+    static func isTLSPortAnswer(_ body: [UInt8]) -> Bool {
+        let text = String(decoding: body.prefix(512), as: UTF8.self)
+        return text.contains("HTTP request to an HTTPS server") || text.contains("plain HTTP request was sent to HTTPS port")
     }
 
     /// What to send with a request needing `scope` (`repository:NAME:pull`).

@@ -5,23 +5,26 @@ import Foundation
 /// (`RegistryAuthenticator`), manifests verified against their digests, and blobs streamed with their digest and
 /// size checked (`RegistryBlobStream`).
 ///
-/// Only https is spoken; `HTTPOptions` carries trust (`--ca-file`, `--cert-dir`, `--insecure`), credentials and
-/// proxies. One client may serve many requests to its registry (the cron controller keeps one per source): tokens
+/// https is spoken, and plain http only with verification off (`--insecure`, INSECURE_TLS) for a registry whose
+/// https ping fails, as containers/image does for CDI (see `RegistryAuthenticator.ping`); `HTTPOptions` carries
+/// trust (`--ca-file`, `--cert-dir`, `--insecure`), credentials and proxies. One client may serve many requests to its registry (the cron controller keeps one per source): tokens
 /// are kept per repository and renewed when they expire or the registry refuses them.
 public final class RegistryClient: Sendable {
     /// The registry as written in references (`127.0.0.1:5000`, `docker.io`).
     public let registry: String
     let http: HTTPClient
     let authenticator: RegistryAuthenticator
-    let baseURL: String
 
     public init(registry: String, http: HTTPClient) {
         self.registry = registry
         self.http = http
         let host = registry == RegistryReference.dockerHub ? RegistryReference.dockerHubAPIHost : registry
-        baseURL = "https://\(host)"
-        authenticator = RegistryAuthenticator(http: http, baseURL: baseURL, registryName: registry)
+        authenticator = RegistryAuthenticator(http: http, host: host, registryName: registry)
     }
+
+    /// `https://host[:port]`, or `http://…` for a plain-HTTP registry reached with verification off (known after
+    /// the first ping).
+    func baseURL() throws -> String { try authenticator.baseURL() }
 
     /// A client for the registry of `reference`, with its own HTTP client.
     public convenience init(for reference: RegistryReference, options: HTTPOptions) throws {
@@ -86,7 +89,7 @@ public final class RegistryClient: Sendable {
     /// The body of blob `descriptor` of `repository`, streamed (`GET /v2/NAME/blobs/DIGEST`, following redirects to
     /// a storage host without the Authorization header), its SHA-256 and size checked as it is read.
     public func blob(_ descriptor: RegistryDescriptor, of reference: RegistryReference) throws -> RegistryBlobStream {
-        let url = "\(baseURL)/v2/\(reference.repository)/blobs/\(descriptor.digest)"
+        let url = "\(try baseURL())/v2/\(reference.repository)/blobs/\(descriptor.digest)"
         let scope = Self.pullScope(reference)
         var renewed = false
         while true {
@@ -116,7 +119,7 @@ public final class RegistryClient: Sendable {
         guard reference.registry == registry else {
             throw DiskImportError.usage("\(reference) is not on \(registry)")
         }
-        return "\(baseURL)/v2/\(reference.repository)/manifests/\(reference.manifestReference)"
+        return "\(try baseURL())/v2/\(reference.repository)/manifests/\(reference.manifestReference)"
     }
 
     /// One small request with authorization; a 401 renews it once (a new token, or credentials not sent yet).
@@ -143,11 +146,39 @@ public final class RegistryClient: Sendable {
         let codes = Self.errorCodes(response.body)
         switch status {
         case 404:
-            let why = codes.contains("NAME_UNKNOWN") ? "no such repository" : codes.contains("MANIFEST_UNKNOWN") ? "no such tag or digest" : "no such image"
-            return DiskImportError(.network, "not found (404): \(reference) (\(why))")
+            return DiskImportError(.network, "not found (404): \(reference) (\(missing(reference, codes: codes)))")
         default:
             let detail = codes.isEmpty ? "" : " (\(codes.joined(separator: ", ")))"
             return DiskImportError(.network, "the registry answered \(status) for the \(what) of \(reference)\(detail)")
+        }
+    }
+
+    /// Why a manifest is not there. The distribution registry answers MANIFEST_UNKNOWN for a tag of a repository
+    /// that does not exist as for a missing tag, so the repository's tag list (`GET /v2/NAME/tags/list`, NAME_UNKNOWN
+    /// when there is no such repository) tells which, and names a few tags that do exist.
+    private func missing(_ reference: RegistryReference, codes: [String]) -> String {
+        let what = reference.digest == nil ? "tag \(reference.tag ?? "latest")" : "digest"
+        if codes.contains("NAME_UNKNOWN") { return "no repository \(reference.repository) on \(registry)" }
+        guard let base = try? baseURL(),
+              let response = try? send("\(base)/v2/\(reference.repository)/tags/list?n=100", method: .get, headers: [],
+                                       reference: reference, limit: 1 << 20) else {
+            return codes.contains("MANIFEST_UNKNOWN") ? "no such \(what)" : "no such image"
+        }
+        switch response.head.status {
+        case 404:
+            return "no repository \(reference.repository) on \(registry)"
+        case 200:
+            struct Tags: Decodable { var tags: [String]? }
+            // Tags as the distribution spec allows them ([A-Za-z0-9_][A-Za-z0-9._-]*): nothing else reaches a terminal.
+            let tags = ((try? JSONDecoder().decode(Tags.self, from: Data(response.body)))?.tags ?? []).filter { tag in
+                !tag.isEmpty && tag.utf8.allSatisfy { c in
+                    (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a) || "._-".utf8.contains(c)
+                }
+            }
+            let shown = tags.prefix(8).map { String($0.prefix(64)) }.joined(separator: ", ")
+            return "the repository has no \(what)" + (tags.isEmpty ? "; it has no tags" : "; its tags include \(shown)")
+        default:
+            return codes.contains("MANIFEST_UNKNOWN") ? "no such \(what)" : "no such image"
         }
     }
 

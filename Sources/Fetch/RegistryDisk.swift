@@ -25,10 +25,17 @@ public final class RegistryDisk {
     /// The disk file's size, from its tar header.
     public let length: UInt64?
     private let verifier: LayerVerifier
+    /// Blob bytes of the layers read through before the disk's.
+    private let earlierLayerBytes: UInt64
+
+    /// Bytes of every blob read so far, as stored in the registry (compressed): `--json`'s `bytes-read`.
+    public var blobBytesRead: UInt64 { earlierLayerBytes + verifier.blobBytesRead }
 
     private init(reference: RegistryReference, manifestDigest: RegistryDigest, imageDigest: RegistryDigest,
-                 platform: RegistryPlatform?, layers: [String], entry: ByteStream, verifier: LayerVerifier) {
+                 platform: RegistryPlatform?, layers: [String], entry: ByteStream, verifier: LayerVerifier,
+                 earlierLayerBytes: UInt64) {
         self.reference = reference
+        self.earlierLayerBytes = earlierLayerBytes
         self.manifestDigest = manifestDigest
         self.imageDigest = imageDigest
         self.platform = platform
@@ -38,9 +45,11 @@ public final class RegistryDisk {
         stream = VerifiedEntryStream(entry: entry, verifier: verifier)
     }
 
-    /// Resolves `reference` for `platform` and opens the layer that holds the disk, positioned at the disk's first
-    /// byte.
-    public static func open(_ reference: RegistryReference, client: RegistryClient, platform: RegistryPlatform) throws -> RegistryDisk {
+    /// Resolves `reference` for `requestedPlatform` (nil: this machine's) and opens the layer that holds the disk,
+    /// positioned at the disk's first byte. A single-platform image is taken whatever its platform, as CDI takes it,
+    /// unless a platform was requested (`--arch`) that it does not offer.
+    public static func open(_ reference: RegistryReference, client: RegistryClient, requestedPlatform: RegistryPlatform?) throws -> RegistryDisk {
+        let platform = requestedPlatform ?? .host
         let top = try client.manifest(reference)
         var image = top
         var chosen: RegistryPlatform?
@@ -48,10 +57,13 @@ public final class RegistryDisk {
             let descriptor = try RegistryManifest.select(platform, from: entries, in: reference.description)
             image = try client.manifest(reference.pinned(to: descriptor.digest), expectedSize: descriptor.size)
             chosen = descriptor.platform
+        } else if case .image(let config, _) = top.content, let requestedPlatform {
+            try client.checkSingleImage(config: config, of: reference, for: requestedPlatform)
         }
         guard case .image(_, let layers) = image.content else {
             throw DiskImportError.unsupported("\(reference): the index for \(platform) points at another index, which diskimport does not follow")
         }
+        var earlierLayerBytes: UInt64 = 0
         for (index, layer) in layers.enumerated() where !Self.isForeign(layer) {
             let blob = try client.blob(layer, of: reference)
             let stack = LayerStack(blob, length: layer.size)
@@ -71,9 +83,11 @@ public final class RegistryDisk {
             }
             if let entry {
                 return RegistryDisk(reference: reference, manifestDigest: top.digest, imageDigest: image.digest,
-                                    platform: chosen, layers: stack.layers + ["tar"], entry: entry, verifier: verifier)
+                                    platform: chosen, layers: stack.layers + ["tar"], entry: entry, verifier: verifier,
+                                    earlierLayerBytes: earlierLayerBytes)
             }
             try verifier.verifyRest()
+            earlierLayerBytes += verifier.blobBytesRead
         }
         throw DiskImportError.corrupt("\(reference) has no disk image: none of its \(layers.count) layers holds a file under disk/")
     }
@@ -103,6 +117,8 @@ private final class LayerVerifier {
         self.blob = blob
         self.decoded = decoded
     }
+
+    var blobBytesRead: UInt64 { blob.bytesRead }
 
     func verifyRest() throws {
         guard !done else { return }
@@ -148,4 +164,5 @@ private final class VerifiedEntryStream: ByteStream {
 extension RegistryDisk: OpenedSource {
     public var displayName: String { reference.description }
     public var peeledLayers: [String] { layers }
+    public var storedBytesRead: UInt64? { blobBytesRead }
 }

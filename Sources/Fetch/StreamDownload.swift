@@ -14,8 +14,9 @@ import DiskImportCore
 ///    of the prefix, kept running over everything delivered for exactly this case. Anything else is a clear
 ///    "changed on the server" error; the importer then deletes its incomplete target.
 ///
-/// Retries: `options.retries` failed attempts in a row, with doubling back-off; an attempt that delivers new bytes
-/// resets the count, so a long download over a flaky link completes.
+/// Retries (`RetryBudget`): `options.retries` failed attempts in a row within `options.retryMaxTime`, with jittered
+/// doubling back-off, each announced on stderr; an attempt that delivers new bytes resets the count, so a long
+/// download over a flaky link completes.
 final class StreamDownload: WorkerThread.Job, TransferReceiver, @unchecked Sendable {
     private let client: HTTPClient
     private let baseRequest: HTTPRequest
@@ -54,7 +55,7 @@ final class StreamDownload: WorkerThread.Job, TransferReceiver, @unchecked Senda
             queue.finish(error as? DiskImportError ?? DiskImportError(.network, "\(error)"))
             return
         }
-        var failuresInARow = 0
+        var retry = RetryBudget(options: client.options)
         while true {
             let before = delivered
             callbackFailure = nil
@@ -82,18 +83,14 @@ final class StreamDownload: WorkerThread.Job, TransferReceiver, @unchecked Senda
                 guard let reason = callbackFailure else { return }   // cancelled by the consumer
                 failure = reason
             }
-            guard failure.retryable else {
-                queue.finish(failure.error)
+            if delivered > before { retry.madeProgress() }   // this failure starts a new run
+            let delay: Double
+            do {
+                delay = try retry.delay(after: failure, resumingAt: delivered)
+            } catch {
+                queue.finish(error as? DiskImportError ?? failure.error)
                 return
             }
-            failuresInARow = delivered > before ? 1 : failuresInARow + 1
-            if failuresInARow > client.options.retries {
-                queue.finish(DiskImportError(failure.error.kind,
-                    "\(failure.error.message) (gave up after \(client.options.retries) retries)"))
-                return
-            }
-            let delay = client.backoff(attempt: failuresInARow)
-            client.logger.info("\(failure.error.message); retrying in \(delay)s from byte \(delivered) (attempt \(failuresInARow) of \(client.options.retries))")
             if !queue.pause(seconds: delay) { return }
         }
     }

@@ -6,10 +6,12 @@ import Target
 public struct ConvertRequest: Sendable {
     public var source: String
     public var target: String
-    /// Requested size (`--size`, IMPORTER_IMAGE_SIZE); the raw file grows to `min(usable, size)`.
+    /// Requested size (`--size`, IMPORTER_IMAGE_SIZE): the size a raw file grows to (under CDI's rules, to at most
+    /// `usable(min(free, size), overhead)`).
     public var requestedSize: UInt64?
-    /// Fraction of a filesystem target kept free (`--filesystem-overhead`, FILESYSTEM_OVERHEAD).
-    public var filesystemOverhead: FilesystemOverhead = .standard
+    /// CDI's space rules with this filesystem overhead (FILESYSTEM_OVERHEAD in pod mode, a cron volume's class,
+    /// `--filesystem-overhead`); nil, the CLI's default, applies qemu-img's. See `SpacePlan`.
+    public var filesystemOverhead: FilesystemOverhead?
     /// `--preallocation`; the pod mode's PREALLOCATION=true maps to `.falloc`.
     public var preallocation: PreallocationMode = .off
     /// Follow backing files of local qcow2 images.
@@ -28,6 +30,8 @@ public struct ConvertRequest: Sendable {
     public var checksum: Checksum?
     /// The platform to pick from a multi-platform registry image (`--arch`); nil picks this machine's.
     public var platform: RegistryPlatform?
+    /// The image format the user asserts (`-f FMT`): an error when the bytes say otherwise.
+    public var assertedFormat: String?
 
     public init(source: String, target: String) {
         self.source = source
@@ -49,7 +53,7 @@ public struct ConvertResult: Sendable {
     public var scratchBytes: UInt64
     public var seconds: Double
     public var targetKind: TargetKind
-    /// The target's final length: the guest size, grown to `min(usable, requested)` for files.
+    /// The target's final length: the guest size, grown by the requested size for files (`SpacePlan.finalLength`).
     public var targetLength: UInt64
     public var preallocation: PreallocationOutcome
     /// CDI's `preallocationApplied`.

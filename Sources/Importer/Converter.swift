@@ -35,7 +35,8 @@ public final class Converter {
         let (reader, layers, target) = try phases.run(.info) {
             let (reader, layers) = try openReader()
             progress.setGuestTotal(reader.virtualSize ?? request.requestedSize ?? 0)
-            let options = TargetOptions(virtualSize: reader.virtualSize, requestedSize: request.requestedSize,
+            let options = TargetOptions(virtualSize: reader.virtualSize, allocatedData: try reader.allocatedData(),
+                                        requestedSize: request.requestedSize,
                                         overhead: request.filesystemOverhead, preallocation: request.preallocation,
                                         durable: request.sync)
             let target = try TargetOpener.open(path: request.target, options: options, progress: progress)
@@ -55,7 +56,7 @@ public final class Converter {
             try phases.run(.complete) { try target.commit(sync: request.sync) }
             return ConvertResult(
                 sourceFormat: layers.last ?? "raw", layers: layers, virtualSize: guestSize,
-                bytesRead: progress.sourceBytes, bytesWritten: progress.writtenBytes, bytesCloned: progress.clonedBytes,
+                bytesRead: source?.storedBytesRead ?? progress.sourceBytes, bytesWritten: progress.writtenBytes, bytesCloned: progress.clonedBytes,
                 holeBytes: progress.holeBytes, scratchBytes: reader.scratchBytes, seconds: MonotonicClock.now() - start,
                 targetKind: outcome.kind, targetLength: outcome.length, preallocation: outcome.preallocation)
         } catch {

@@ -20,7 +20,7 @@ public struct ImageInfo: Sendable {
     /// Bytes the source file occupies on disk (st_blocks * 512, as qemu-img reports); nil for a network source
     /// (qemu-img's "unavailable").
     public var actualSize: UInt64?
-    /// The format's own fields (`ImageDetails`): a qcow2's header.
+    /// The format's own fields (`ImageDetails`): a qcow2's header, snapshots and bitmaps (`Qcow2Details`).
     public var details: (any ImageDetails)?
     /// For a docker:// source: the manifest digests and the platform chosen.
     public var registry: RegistryImageInfo?
@@ -36,11 +36,16 @@ public struct ImageInfo: Sendable {
         self.registry = registry
     }
 
-    public var qcow2: Qcow2Header? { details as? Qcow2Header }
+    public var qcow2: Qcow2Header? { (details as? Qcow2Details)?.header }
+    /// The qcow2 snapshot table and persistent bitmaps; nil when they were not read (a stream: see `Qcow2Details`).
+    public var snapshots: [Qcow2Snapshot]? { (details as? Qcow2Details)?.snapshots }
+    public var bitmaps: [Qcow2Bitmap]? { (details as? Qcow2Details)?.bitmaps }
 
     /// qemu-img info --output json's keys where one exists, plus `layers`.
     public var json: JSON {
-        var members: [(String, JSON)] = [("filename", .string(filename)), ("format", .string(format))]
+        var members: [(String, JSON)] = []
+        if let snapshots, !snapshots.isEmpty { members.append(("snapshots", .array(snapshots.map(\.json)))) }
+        members += [("filename", .string(filename)), ("format", .string(format))]
         if let virtualSize { members.append(("virtual-size", .number(Double(virtualSize)))) }
         if let actualSize { members.append(("actual-size", .number(Double(actualSize)))) }
         if let qcow2 {
@@ -51,7 +56,7 @@ public struct ImageInfo: Sendable {
                 if let format = qcow2.extensions.backingFormat { members.append(("backing-filename-format", .string(format))) }
             }
             members.append(("dirty-flag", .bool(qcow2.isDirty)))
-            members.append(("format-specific", qcow2.formatSpecificJSON))
+            members.append(("format-specific", qcow2.formatSpecificJSON(bitmaps: bitmaps)))
         } else {
             members += details?.infoJSONMembers ?? []
             members.append(("dirty-flag", .bool(false)))
@@ -68,21 +73,27 @@ public struct ImageInfo: Sendable {
         if layers.count > 1 { lines.append("layers: \(layers.joined(separator: " > "))") }
         lines.append("file format: \(format)")
         if let virtualSize {
-            lines.append("virtual size: \(Self.sizeText(virtualSize)) (\(virtualSize) bytes)")
+            lines.append("virtual size: \(HumanSize.text(virtualSize)) (\(virtualSize) bytes)")
         } else {
             lines.append("virtual size: unknown until decompressed")
         }
-        lines.append("disk size: \(actualSize.map(Self.sizeText) ?? "unavailable")")
+        lines.append("disk size: \(actualSize.map(HumanSize.text) ?? "unavailable")")
         if let qcow2 {
             lines.append("cluster_size: \(qcow2.clusterSize)")
+            // block/qapi.c bdrv_image_info_dump: the dirty flag right after the cluster size, in qemu's words.
+            if qcow2.isDirty { lines.append("cleanly shut down: no") }
             if let name = qcow2.extensions.backingFileName, !name.isEmpty {
                 let full = fullBackingFilename(qcow2)
                 lines.append("backing file: \(name)" + (full.map { $0 != name ? " (actual path: \($0))" : "" } ?? ""))
                 if let format = qcow2.extensions.backingFormat { lines.append("backing file format: \(format)") }
             }
-            if qcow2.isDirty { lines.append("dirty flag: true") }
+            if let snapshots, !snapshots.isEmpty {
+                lines += Qcow2Snapshot.humanLines(snapshots)
+            } else if snapshots == nil && qcow2.snapshotCount > 0 {
+                lines.append("Snapshot list: \(qcow2.snapshotCount) snapshot(s), not read (only a file read at any offset shows them)")
+            }
             lines.append("Format specific information:")
-            lines += qcow2.formatSpecificLines.map { "    " + $0 }
+            lines += qcow2.formatSpecificLines(bitmaps: bitmaps).map { "    " + $0 }
         } else if let details {
             lines += details.infoHumanLines
         }
@@ -91,30 +102,11 @@ public struct ImageInfo: Sendable {
 
     /// The backing file's name resolved against the image's location: a directory for a local image, the URL's
     /// path for an http(s) one (as qemu-img reports it for a curl image).
-    private func fullBackingFilename(_ qcow2: Qcow2Header) -> String? {
+    func fullBackingFilename(_ qcow2: Qcow2Header) -> String? {
         guard let name = qcow2.extensions.backingFileName, !name.isEmpty else { return nil }
         if case .http = SourceLocation(filename) { return Self.urlBackingFilename(name, imageURL: filename) }
         return qcow2.fullBackingFilename(imagePath: filename)
     }
-
-    /// qemu's size_to_str: three significant digits in the binary unit that keeps the number under 1000.
-    static func sizeText(_ value: UInt64) -> String {
-        let suffixes = ["B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"]
-        let scaled = Double(value) * 1024 / 1000
-        let unit = value == 0 ? 0 : min(6, Int(scaled.exponent) / 10)
-        let number = Double(value) / Double(UInt64(1) << UInt64(unit * 10))
-        let decimals = number >= 100 ? 0 : number >= 10 ? 1 : 2
-        var text = String(Int((number * pow10(decimals)).rounded()))
-        if decimals > 0 {
-            while text.count <= decimals { text = "0" + text }
-            text.insert(".", at: text.index(text.endIndex, offsetBy: -decimals))
-            while text.hasSuffix("0") { text.removeLast() }
-            if text.hasSuffix(".") { text.removeLast() }
-        }
-        return "\(text) \(suffixes[unit])"
-    }
-
-    private static func pow10(_ n: Int) -> Double { n == 0 ? 1 : n == 1 ? 10 : 100 }
 }
 
 /// Describes a source without converting it: the layer stack sniffed by magic and the image's header, reading only
@@ -124,14 +116,18 @@ public struct ImageInfo: Sendable {
 /// download queue is small, so a multi-GiB `.qcow2.xz` costs a few hundred KiB of transfer before the source is
 /// dropped (which cancels the download). A qcow2 with a backing file is described, not refused: info only reads.
 public enum ImageInspector {
-    public static func inspect(_ source: String, network: HTTPOptions = HTTPOptions(), platform: RegistryPlatform? = nil) throws -> ImageInfo {
-        try inspect(try SourceOpener.open(SourceLocation(source), network: network, platform: platform, purpose: .inspect))
+    /// - Parameter assertedFormat: `-f FMT`: an error when the image is another format.
+    public static func inspect(_ source: String, network: HTTPOptions = HTTPOptions(), platform: RegistryPlatform? = nil,
+                               assertedFormat: String? = nil) throws -> ImageInfo {
+        try inspect(try SourceOpener.open(SourceLocation(source), network: network, platform: platform, purpose: .inspect),
+                    assertedFormat: assertedFormat)
     }
 
     /// Describes an opened source (a stream source included).
-    public static func inspect(_ source: any OpenedSource) throws -> ImageInfo {
+    public static func inspect(_ source: any OpenedSource, assertedFormat: String? = nil) throws -> ImageInfo {
         let actualSize = try source.localFile.map(allocatedBytes)
         let (format, layers, description) = try describe(source)
+        try format.check(asserted: assertedFormat, source: source.displayName)
         let registry = (source as? RegistryDisk).map {
             RegistryImageInfo(manifestDigest: $0.manifestDigest, imageDigest: $0.imageDigest, platform: $0.platform)
         }
@@ -140,16 +136,36 @@ public enum ImageInspector {
     }
 
     /// The image's format, the layer names (outermost first) and what its format says of it. A plain local image
-    /// whose format reads local files is described from the file; anything else from its stream.
+    /// whose format reads local files is described from the file; anything else from its stream. Where the source
+    /// reads its end cheaply (a local file, HTTP with ranges), a raw image's last sector is sniffed (a DMG is
+    /// refused, as `convert` refuses it), and raw inside xz gets its size from the xz index.
     private static func describe(_ source: any OpenedSource) throws -> (ImageFormat, [String], ImageDescription) {
         let name = source.displayName
         if let file = source.localFile, case .image(let format) = FormatSniffer.detect(head: try file.head(FormatSniffer.headLength)),
            format.reading.capabilities.contains(.localFile) {
+            if format == .raw, let trailer = try FormatSniffer.trailer(of: file) { try FormatSniffer.refuse(trailer: trailer) }
             return (format, [format.name], try format.reading.describe(file, name: name))
         }
         let stack = LayerStack(source.stream, length: source.length, peeled: source.peeledLayers, placement: .inline)
-        let format = try stack.peelToImage()
-        return (format, stack.layers + [format.name], try format.reading.describe(stack.stream, length: stack.length, name: name))
+        return try stack.peelToImage(xzLayer: { stack in try rawInsideXz(stack, of: source) }) { format in
+            if format == .raw, stack.layers.isEmpty, let ranged = try? source.rangedReader(),
+               let trailer = try? FormatSniffer.trailer(of: ranged) {
+                try FormatSniffer.refuse(trailer: trailer)
+            }
+            return (format, stack.layers + [format.name], try format.reading.describe(stack.stream, length: stack.length, name: name))
+        }
+    }
+
+    /// A raw image inside the xz layer at the top of `stack` when that layer is the whole source and the source reads
+    /// at any offset: its size is in the xz index at the end, padded to a sector as `convert` pads it. Nil otherwise
+    /// (the size is then unknown until decompressed).
+    private static func rawInsideXz(_ stack: LayerStack, of source: any OpenedSource) throws -> (ImageFormat, [String], ImageDescription)? {
+        guard stack.layers.isEmpty, let ranged = try? source.rangedReader(),
+              let head = try XzHead.decoded(peeking: stack.stream, count: FormatSniffer.headLength),
+              FormatSniffer.detect(head: head) == .image(.raw) else { return nil }
+        let size = try XzIndex.uncompressedSize(of: ranged)
+        _ = try stack.handOver(.compressed(.xz))
+        return (.raw, stack.layers + [ImageFormat.raw.name], ImageDescription(virtualSize: RawFormat.paddedSize(size)))
     }
 
     /// st_blocks * 512 of the file (fstat).

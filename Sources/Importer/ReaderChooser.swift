@@ -11,9 +11,10 @@ struct ReaderChooser {
     let source: any OpenedSource
     let progress: TransferProgress
 
-    var options: ReaderOptions {
+    /// What the readers get; `inside` names the wrappers around the image.
+    func options(inside: String = "") -> ReaderOptions {
         ReaderOptions(name: source.displayName, scratchDirectory: request.scratchDirectory, followBacking: request.followBacking,
-                      decodedLimit: request.requestedSize ?? .max, decodedLimitReason: "the requested size")
+                      decodedLimit: request.requestedSize ?? .max, decodedLimitReason: "the requested size", inside: inside)
     }
 
     /// A plain local file whose format reads local files with random access (a raw file by its extents: shared,
@@ -23,9 +24,11 @@ struct ReaderChooser {
         guard request.checksum == nil, let file = source.localFile,
               case .image(let format) = FormatSniffer.detect(head: try file.head(FormatSniffer.headLength)),
               format.reading.capabilities.contains(.localFile) else { return nil }
+        try format.check(asserted: request.assertedFormat, source: source.displayName)
+        if format == .raw, let trailer = try FormatSniffer.trailer(of: file) { try FormatSniffer.refuse(trailer: trailer) }
         // Progress follows guest bytes, not a sniffing stream.
         progress.setSourceTotal(0)
-        return (try format.reading.randomAccessReader(file, options: options), [format.name])
+        return (try format.reading.randomAccessReader(file, options: options()), [format.name])
     }
 
     /// Peels `stack` down to the image and returns its reader and the layer names, outermost first. At each xz layer
@@ -33,21 +36,30 @@ struct ReaderChooser {
     /// layer over, placing each block as it is decoded (no in-order queue).
     func reader(peeling stack: LayerStack) throws -> (DiskImageReader, [String]) {
         try stack.peelToImage(xzLayer: xzBlockReader(in:)) { format in
-            (try reader(for: format, in: stack), stack.layers + [format.name])
+            try format.check(asserted: request.assertedFormat, source: source.displayName)
+            return (try reader(for: format, in: stack), stack.layers + [format.name])
         }
     }
 
     /// The reader of the image at the top of `stack`: by ranged reads of metadata and allocated data when the image
     /// is not wrapped, no checksum needs every byte and the source offers ranges (--http-random-access); else front to
     /// back, which needs no seeking and no decompressing to scratch first.
+    ///
+    /// A raw image that is the source itself, when the source reads its end cheaply (ranges), has its last sector
+    /// sniffed before anything is written (a DMG is refused); any other raw image at the end of its stream.
     private func reader(for format: ImageFormat, in stack: LayerStack) throws -> DiskImageReader {
         let reading = format.reading
+        // A failed probe or read leaves the check to the stream's end.
+        if stack.layers.isEmpty, format == .raw, let ranged = try? source.rangedReader(),
+           let trailer = try? FormatSniffer.trailer(of: ranged) {
+            try FormatSniffer.refuse(trailer: trailer)
+        }
         if stack.layers.isEmpty, request.checksum == nil, reading.capabilities.contains(.rangedReads),
            source.prefersRangedReads, let ranged = try source.rangedReader() {
             progress.setSourceTotal(0)
-            return try reading.randomAccessReader(ranged, options: options)
+            return try reading.randomAccessReader(ranged, options: options())
         }
-        return try reading.streamingReader(stack.stream, length: stack.length, options: options)
+        return try reading.streamingReader(stack.stream, length: stack.length, options: options(inside: stack.inside))
     }
 
     /// The xz-block reader of the image inside the xz layer at the top of `stack`, which it then counts as peeled;
@@ -57,7 +69,9 @@ struct ReaderChooser {
         guard XzBlockParallelism.isEnabled,
               let head = try XzHead.decoded(peeking: stack.stream, count: FormatSniffer.headLength),
               case .image(let format) = FormatSniffer.detect(head: head), format.reading.capabilities.contains(.xzBlocks),
-              let reader = try format.reading.xzBlockReader(stack.stream, decodedHead: head, options: options) else { return nil }
+              (try? format.check(asserted: request.assertedFormat, source: source.displayName)) != nil,
+              let reader = try format.reading.xzBlockReader(stack.stream, decodedHead: head, options: options(inside: stack.inside))
+        else { return nil }
         _ = try stack.handOver(.compressed(.xz))
         return (reader, stack.layers + [format.name])
     }

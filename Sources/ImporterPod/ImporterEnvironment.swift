@@ -29,7 +29,7 @@ public struct ImporterEnvironment: Sendable {
     /// INSECURE_TLS: applies to the registry source only, as in CDI.
     public var insecureTLS: Bool
     public var preallocation: Bool
-    /// FILESYSTEM_OVERHEAD (0.055 when unset).
+    /// FILESYSTEM_OVERHEAD, read as CDI's importer reads it (`strconv.ParseFloat`; 0 when unset or empty).
     public var filesystemOverhead: FilesystemOverhead
     public var checksum: Checksum?
     /// IMPORTER_REGISTRY_IMAGE_ARCHITECTURE as the platform to pick from a multi-platform image; nil picks this
@@ -114,10 +114,13 @@ extension ImporterEnvironment {
         }
         insecureTLS = insecure
 
+        // cmd/cdi-importer: `strconv.ParseFloat(os.Getenv("FILESYSTEM_OVERHEAD"), 64)` with the error dropped, so
+        // unset is 0. The controller always sets it, to a CDIConfig Percent or "0"; text ParseFloat refuses, or a
+        // value outside 0...1, is refused here rather than silently taken as 0 or used as it is.
         do {
-            filesystemOverhead = try value("FILESYSTEM_OVERHEAD").map { try FilesystemOverhead(parsing: $0) } ?? .standard
+            filesystemOverhead = try value("FILESYSTEM_OVERHEAD").map { try FilesystemOverhead(parsing: $0) } ?? .none
         } catch {
-            throw DiskImportError.usage("FILESYSTEM_OVERHEAD \"\(environment["FILESYSTEM_OVERHEAD"] ?? "")\" is not a decimal fraction from 0 to 1")
+            throw DiskImportError.usage("FILESYSTEM_OVERHEAD \"\(environment["FILESYSTEM_OVERHEAD"] ?? "")\" is not a number from 0 to 1")
         }
         checksum = try value("IMPORTER_CHECKSUM").map { text in
             do { return try Checksum(parsing: text) } catch let error as DiskImportError {

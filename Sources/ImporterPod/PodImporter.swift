@@ -4,6 +4,7 @@ import Logging
 import MetricsEndpoint
 import Prometheus
 import SystemPackage
+import Target
 
 #if canImport(Glibc)
 import Glibc
@@ -111,8 +112,17 @@ public final class PodImporter {
             touchDoneFile(env)
             return .success(.importComplete(scratchSpaceRequired: scratchSpaceRequired, preallocationApplied: preallocationApplied))
         } catch {
-            return .failure("Unable to process data: \(message(of: error))")
+            return .failure("Unable to process data: \(phaseContext(of: error, source: env.source))\(message(of: error))")
         }
+    }
+
+    /// The context CDI's data processor puts before an error of the phase it failed in, where ours differs from
+    /// none. An image too large for the volume: an http source is validated in the ValidatePreScratch phase, which
+    /// adds nothing; every other source in the Convert phase, which wraps the error as "Unable to convert source data
+    /// to target format" (pkg/importer/data-processor.go).
+    private func phaseContext(of error: any Error, source: ImporterEnvironment.Source) -> String {
+        guard let error = error as? DiskImportError, SpaceRules.isLargerPVCRequired(error), source != .http else { return "" }
+        return "Unable to convert source data to target format: "
     }
 
     /// Imports a disk image through the Converter. Returns (scratch space required, preallocation applied); the

@@ -8,7 +8,8 @@ import Glibc
 #endif
 
 /// A sparse regular file written through a temporary name next to it and renamed into place only when complete,
-/// so an interrupted import never leaves a file that looks finished.
+/// so an interrupted import never leaves a file that looks finished (or, where that cannot be done, written in place
+/// as qemu-img does: `FilePlacement`).
 ///
 /// Zero blocks (4 KiB, aligned in the guest) are never written: they stay holes, so the file allocates no more than
 /// `qemu-img convert -O raw` would. Ranges of local files are shared (reflink) where the filesystem can, else mapped,
@@ -18,8 +19,9 @@ public final class FileTarget: DiskTarget, @unchecked Sendable {
     /// The path the user named.
     public let path: String
     /// Where the file ends up: `path`, or what it links to.
-    public let finalPath: String
-    public let temporaryPath: String
+    public var finalPath: String { placement.finalPath }
+    /// The file being written until commit; nil when the target is written in place.
+    public var temporaryPath: String? { placement.temporaryPath }
     /// No guest byte may land at or past this offset.
     public let capacity: UInt64
 
@@ -28,7 +30,7 @@ public final class FileTarget: DiskTarget, @unchecked Sendable {
     private let preallocation: PreallocationMode
     private let progress: TransferProgress
     private let reflink: Reflink
-    private let cleanup: InterruptCleanup
+    private let placement: FilePlacement
     private let state = Mutex(State.writing)
     /// Whether the import ends with an fsync, and the bytes stored since writeback was last started.
     private let writeBackEarly: Bool
@@ -50,32 +52,16 @@ public final class FileTarget: DiskTarget, @unchecked Sendable {
     /// when it is known, all holes. `space` caps the size and decides the final length; `blockSize` is the
     /// filesystem's (f_bsize), the alignment of reflink clones.
     public init(path: String, finalPath: String, virtualSize: UInt64?, space: SpacePlan, blockSize: UInt64,
-                preallocation: PreallocationMode, progress: TransferProgress,
-                permissions: FilePermissions = [.ownerReadWrite, .groupReadWrite], writeBackEarly: Bool = false) throws {
+                preallocation: PreallocationMode, progress: TransferProgress, writeBackEarly: Bool = false) throws {
         self.path = path
         self.writeBackEarly = writeBackEarly
-        self.finalPath = finalPath
         self.space = space
         self.preallocation = preallocation
         self.progress = progress
         capacity = space.capacity(virtualSize: virtualSize)
         reflink = Reflink(blockSize: blockSize)
-        let slash = finalPath.lastIndex(of: "/")
-        let directory = slash.map { String(finalPath[...$0]) } ?? ""
-        let name = slash.map { String(finalPath[finalPath.index(after: $0)...]) } ?? finalPath
-        temporaryPath = directory + ".\(name).diskimport-\(getpid())"
-
-        // A stale temporary file of a dead process with our pid is ours to replace; never follow a link there.
-        unlink(temporaryPath)
-        cleanup = try InterruptCleanup(path: temporaryPath)
-        do {
-            fd = try FileDescriptor.open(temporaryPath, .readWrite, options: [.create, .exclusiveCreate, .noFollow, .closeOnExec],
-                                         permissions: permissions)
-        } catch let errno as Errno {
-            cleanup.disarm()
-            throw DiskImportError(.io, "cannot create \(path) (as the temporary file \(temporaryPath)): \(errno.description)",
-                                  errno: errno)
-        }
+        placement = try FilePlacement.create(path: path, finalPath: finalPath)
+        fd = placement.fd
         do {
             // The file is new and empty. Truncating it to 0 anyway would make ext4 (auto_da_alloc) flush the whole
             // file at close, measured at 80-170 ms per import.
@@ -208,32 +194,23 @@ public final class FileTarget: DiskTarget, @unchecked Sendable {
         return TargetOutcome(kind: .file, length: length, preallocation: outcome)
     }
 
-    /// fsync(2)s the file, renames it to its final name, and fsyncs the directory so the rename is durable too.
+    /// fsync(2)s the file, renames it to its final name (unless written in place), and fsyncs the directory so the
+    /// rename is durable too.
     public func commit(sync: Bool) throws {
         try state.withLock { state in
             guard state == .finished else { throw DiskImportError.usage("\(path): target committed before it was finished") }
-            // Replacing a file keeps its permission bits, as qemu-img (which truncates it in place) does.
-            var existing = Glibc.stat()
-            if lstat(finalPath, &existing) == 0, existing.st_mode & S_IFMT == S_IFREG {
-                _ = fchmod(fd.rawValue, existing.st_mode & 0o7777)
-            }
-            if sync { try TargetIO.sync(fd, path: path) }
-            if rename(temporaryPath, finalPath) != 0 {
-                throw DiskImportError.io("rename \(temporaryPath) to", finalPath, Errno(rawValue: errno))
-            }
+            try placement.publish(sync: sync, path: path)
             state = .committed
-            cleanup.disarm()
         }
         if sync { Self.syncDirectory(of: finalPath) }
     }
 
-    /// Removes the temporary file unless it was committed.
+    /// Removes the temporary file (empties a file written in place) unless it was committed.
     public func abort() {
         state.withLock { state in
             guard state != .committed, state != .aborted else { return }
-            unlink(temporaryPath)
+            placement.discard()
             state = .aborted
-            cleanup.disarm()
         }
     }
 

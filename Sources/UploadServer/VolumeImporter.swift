@@ -38,11 +38,17 @@ struct VolumeImporter: UploadImporting {
 
     /// CDI's resize phase ends with the disk file at 0660 whatever the umask, for KubeVirt's qemu (the pod's fsGroup).
     private func finishDisk(_ result: ConvertResult) throws -> UploadImportResult {
-        if !BlockDevice.isBlockDevice(path: destination), chmod(destination, 0o660) != 0 {
+        if !isBlockDevice, chmod(destination, 0o660) != 0 {
             throw DiskImportError.io("Unable to change permissions of target file", destination, Errno(rawValue: errno))
         }
         logger.info("Wrote data to \(destination)")
         return UploadImportResult(preallocationApplied: result.preallocationApplied)
+    }
+
+    /// Whether the destination is a block device (stat(2), following links): a volume's mode is not ours to change.
+    private var isBlockDevice: Bool {
+        var st = stat()
+        return stat(destination, &st) == 0 && (st.st_mode & S_IFMT) == S_IFBLK
     }
 
     func extractArchive(from body: BodyPipe, checksum: Checksum?, progress: TransferProgress) throws -> UploadImportResult {

@@ -17,18 +17,46 @@ struct CommonOptions: ParsableArguments {
     }
 }
 
-/// Runs `body`, turning any error into one line on stderr and exit status 1.
+/// Exit statuses, as sysexits.h names them: what scripts branch on.
+enum ExitStatus {
+    /// The import (or whatever the command does) failed.
+    static let failure: Int32 = 1
+    /// The command line was wrong: an unknown flag (ArgumentParser's own errors), or a value no run could use
+    /// (`--size 10K`, `--stall-timeout 0`). EX_USAGE, which ArgumentParser also uses.
+    static let usage: Int32 = 64
+}
+
+/// A flag's value that cannot be used: reported like any error, but with the usage status.
+struct FlagValueError: Error {
+    var error: DiskImportError
+}
+
+/// Reads flag values with `body` (parsing quantities, fractions, URLs …): a `.usage` error it throws is a bad value on
+/// the command line, so it exits 64 as ArgumentParser's own errors do. Other errors (a password file that cannot be
+/// read) keep status 1.
+func parsingFlagValues<T>(_ body: () throws -> T) throws -> T {
+    do {
+        return try body()
+    } catch let error as DiskImportError where error.kind == .usage {
+        throw FlagValueError(error: error)
+    }
+}
+
+/// Runs `body`, turning any error into one line on stderr and an exit status: 64 for a bad flag value, else 1.
 func reportingErrors(_ body: () throws -> Void) throws {
     do {
         try body()
+    } catch let bad as FlagValueError {
+        printError(bad.error.message)
+        throw ExitCode(ExitStatus.usage)
     } catch let error as DiskImportError {
         printError(error.message)
-        throw ExitCode(1)
+        throw ExitCode(ExitStatus.failure)
     } catch let exit as ExitCode {
         throw exit
     } catch {
         printError("\(error)")
-        throw ExitCode(1)
+        throw ExitCode(ExitStatus.failure)
     }
 }
 

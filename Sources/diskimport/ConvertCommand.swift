@@ -1,30 +1,45 @@
 import ArgumentParser
 import DiskImportCore
+import Fetch
 import Importer
 import Target
 
 struct ConvertCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "convert",
-        abstract: "Convert SOURCE (a path) into TARGET (a regular file or a block device) as raw.")
+        abstract: "Convert SOURCE (a path, an http(s):// URL or a docker:// reference) into TARGET (a file or a block device) as raw.")
 
-    @Argument(help: "The image to import: a local path, an http(s):// URL, or a docker:// reference.")
+    @Argument(help: "The image to import: a local path (a file, block device, FIFO, or - for standard input), an http(s):// URL, or a docker:// reference.")
     var source: String
 
     @Argument(help: "Where to write the raw disk: a file (created sparse) or an existing block device.")
     var target: String
 
-    @Option(help: "Requested disk size (a Kubernetes quantity such as 10Gi); the raw file grows to it, within the usable space.")
+    @Option(help: "Disk size (a Kubernetes quantity such as 10Gi): a raw file grows to it, never shrinks below the image.")
     var size: String?
 
-    @Option(help: "Fraction of a target filesystem kept free for its own overhead, as a decimal from 0 to 1.")
-    var filesystemOverhead: String = FilesystemOverhead.standard.description
+    @Option(help: ArgumentHelp("""
+        Apply CDI's space rules for a filesystem volume with this overhead (a number from 0 to 1; CDI's default is \
+        0.06): the image must fit in min(free space, --size), and --size grows the disk to at most \
+        usable(min(free, --size)). Without it a file target follows qemu-img: no overhead, a sparse disk may be \
+        larger than the free space, and only an image whose data is known not to fit is refused before writing.
+        """, valueName: "fraction"))
+    var filesystemOverhead: String?
 
     @Option(help: "Reserve the target file's space: off (sparse), falloc (fallocate), full (fallocate, else write zeros).")
     var preallocation: PreallocationMode = .off
 
-    @Flag(inversion: .prefixedNo, help: "Show a progress bar on stderr (default: when stderr is a terminal).")
+    @Flag(name: [.customShort("p"), .long], inversion: .prefixedNo,
+          help: "Show progress on stderr: a bar on a terminal, a line every few seconds elsewhere (default: when stderr is a terminal).")
     var progress: Bool?
+
+    /// qemu-img convert's -O: diskimport writes raw only, so `-O raw` is accepted and anything else refused.
+    @Option(name: .customShort("O"), help: ArgumentHelp("The output format, as for qemu-img convert: only raw.", valueName: "format"))
+    var outputFormat: String?
+
+    @Option(help: ArgumentHelp("Expected digest of the source bytes as downloaded or read: sha256:HEX (or md5, sha1, sha512).",
+                               valueName: "algo:hex"))
+    var checksum: String?
 
     @Option(help: "A directory for data that arrives before it can be placed (a streamed qcow2 whose tables follow its data).")
     var scratch: String?
@@ -38,6 +53,10 @@ struct ConvertCommand: ParsableCommand {
     @Flag(help: "Print one JSON summary at the end (keys in README.md).")
     var json = false
 
+    @Option(name: [.customShort("f"), .customLong("format")],
+            help: ArgumentHelp("Assert the image format inside any wrappers (raw, qcow2): an error when the bytes say otherwise.", valueName: "fmt"))
+    var format: String?
+
     @OptionGroup var network: NetworkOptions
 
     @OptionGroup var common: CommonOptions
@@ -45,25 +64,36 @@ struct ConvertCommand: ParsableCommand {
     func run() throws {
         common.bootstrapLogging()
         try reportingErrors {
-            var request = ConvertRequest(source: source, target: target)
-            request.requestedSize = try size.map(Quantity.bytes)
-            request.filesystemOverhead = try FilesystemOverhead(parsing: filesystemOverhead)
-            request.preallocation = preallocation
-            request.sync = sync
-            request.followBacking = !noBacking
-            request.scratchDirectory = scratch
-            request.network = try network.httpOptions()
-            request.checksum = try network.expectedChecksum()
-            request.platform = try network.platform()
+            let request = try parsingFlagValues(makeRequest)
             let transfer = TransferProgress()
             let display = (progress ?? ProgressDisplay.standardErrorIsTerminal) ? ProgressDisplay(progress: transfer) : nil
             let result: ConvertResult
             do {
                 defer { display?.stop() }
                 result = try Converter(request: request, progress: transfer).run()
+                display?.finish()
             }
             if json { Console.writeOutput(Self.summary(result).rendered() + "\n") }
         }
+    }
+
+    /// The request the flags describe; a value no import could use is a `.usage` error.
+    private func makeRequest() throws -> ConvertRequest {
+        if let outputFormat, outputFormat != "raw" {
+            throw DiskImportError.usage("-O \(outputFormat.prefix(40)): diskimport writes raw disks only (-O raw)")
+        }
+        var request = ConvertRequest(source: source, target: target)
+        request.requestedSize = try size.map(Quantity.bytes)
+        request.filesystemOverhead = try filesystemOverhead.map(FilesystemOverhead.init(parsing:))
+        request.preallocation = preallocation
+        request.sync = sync
+        request.followBacking = !noBacking
+        request.scratchDirectory = scratch
+        request.network = try network.httpOptions()
+        request.checksum = try checksum.map(Checksum.init(parsing:))
+        request.platform = try network.platform()
+        request.assertedFormat = format
+        return request
     }
 
     /// The `--json` summary. Key names are stable; README.md documents them.

@@ -1,11 +1,16 @@
 import ArgumentParser
 import CLinux
 
+/// The release this build is. Bumped with each tagged release; `diskimport --version` prints it.
+let diskimportVersion = "0.1.0"
+
 @main
 struct DiskImportCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "diskimport",
-        abstract: "Import disk images: qcow2 or raw, plain or gz/xz/zstd, into a sparse file or a block device.",
+        abstract: "Import disk images (qcow2 or raw, plain or gz/xz/zstd) from a path, an http(s):// URL or a docker:// reference "
+            + "into a sparse file or a block device.",
+        version: "diskimport version \(diskimportVersion)",
         subcommands: [ConvertCommand.self, InfoCommand.self, ImportCommand.self, CronCommand.self, UploadServerCommand.self, UploadCommand.self]
     )
 

@@ -25,14 +25,20 @@ struct NetworkOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Proxy URL (default: the http_proxy, https_proxy and no_proxy variables).", valueName: "url"))
     var proxy: String?
 
-    @Option(help: ArgumentHelp("Expected digest of the downloaded bytes: sha256:HEX (or md5, sha1, sha512).", valueName: "algo:hex"))
-    var checksum: String?
+    @Option(help: ArgumentHelp("Seconds allowed for the TCP connect and TLS handshake of each attempt.", valueName: "seconds"))
+    var connectTimeout: Double = HTTPOptions().connectTimeout
 
-    @Option(help: ArgumentHelp("Seconds without data before a connection is dropped and resumed.", valueName: "seconds"))
-    var stallTimeout: Double = 30
+    @Option(help: ArgumentHelp("Seconds from a request to the first line of its response before the attempt is given up.", valueName: "seconds"))
+    var firstByteTimeout: Double = HTTPOptions().firstByteTimeout
 
-    @Option(help: ArgumentHelp("Reconnects allowed after failures in a row.", valueName: "n"))
-    var retries: Int = 5
+    @Option(help: ArgumentHelp("Seconds without data, once a response has begun, before the connection is dropped and resumed.", valueName: "seconds"))
+    var stallTimeout: Double = HTTPOptions().stallTimeout
+
+    @Option(help: ArgumentHelp("Reconnects allowed after failures in a row (each is announced on stderr, with back-off).", valueName: "n"))
+    var retries: Int = HTTPOptions().retries
+
+    @Option(help: ArgumentHelp("Seconds after which failures in a row get no further retry.", valueName: "seconds"))
+    var retryMaxTime: Double = HTTPOptions().retryMaxTime
 
     @Flag(help: "Read a qcow2 over HTTP with ranged requests (only metadata and allocated clusters) instead of streaming it.")
     var httpRandomAccess = false
@@ -53,16 +59,22 @@ struct NetworkOptions: ParsableArguments {
         case (nil, nil): break
         }
         options.headers = try headers.map(HTTPHeader.init(parsing:))
-        options.proxy = proxy
-        guard stallTimeout > 0, retries >= 0 else { throw DiskImportError.usage("--stall-timeout must be positive and --retries not negative") }
+        options.proxy = try proxy.map(HTTPOptions.checkedProxy)
+        for (flag, value) in [("--connect-timeout", connectTimeout), ("--first-byte-timeout", firstByteTimeout),
+                              ("--stall-timeout", stallTimeout), ("--retry-max-time", retryMaxTime)] {
+            guard value > 0, value.isFinite else {
+                let shown = value.isFinite && value == value.rounded() && abs(value) < 1e15 ? String(Int(value)) : String(value)
+                throw DiskImportError.usage("\(flag) \(shown): must be a positive number of seconds")
+            }
+        }
+        guard retries >= 0 else { throw DiskImportError.usage("--retries must not be negative") }
+        options.connectTimeout = connectTimeout
+        options.firstByteTimeout = firstByteTimeout
         options.stallTimeout = stallTimeout
         options.retries = retries
+        options.retryMaxTime = retryMaxTime
         options.randomAccess = httpRandomAccess
         return options
-    }
-
-    func expectedChecksum() throws -> Checksum? {
-        try checksum.map(Checksum.init(parsing:))
     }
 
     /// `--arch` as a platform; nil when not given (the machine's own is used).

@@ -1,6 +1,7 @@
 import Codecs
 import DiskImportCore
 import Foundation
+import TestSupport
 import Testing
 
 /// Bytes in memory as a stream, handed out at most `maximumRead` at a time (decoders must cope with short reads).
@@ -84,7 +85,8 @@ func tool(_ executable: String, _ arguments: [String], stdinFile: String? = nil,
     process.waitUntilExit()
     let stderr = (try? String(contentsOfFile: err, encoding: .utf8)) ?? ""
     guard process.terminationStatus == 0 else {
-        throw ToolError(description: "\(executable) \(arguments.joined(separator: " ")) failed: \(stderr)")
+        throw ToolError(description: MissingProgram.explanation(program: executable, status: process.terminationStatus, stderr: stderr)
+            ?? "\(executable) \(arguments.joined(separator: " ")) failed: \(stderr)")
     }
     return stdoutFile == nil ? ((try? String(contentsOfFile: out, encoding: .utf8)) ?? "") : ""
 }

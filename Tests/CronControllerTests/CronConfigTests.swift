@@ -63,10 +63,10 @@ private func message(of body: () throws -> Void) -> String {
         #expect(cron.annotations["cdi.kubevirt.io/storage.bind.immediate.requested"] == "true")
         #expect(cron.schedule?.expression == "30 1 * * 1")
         #expect(cron.source.url == "docker://quay.io/kubevirt/fedora-cloud-registry-disk-demo:latest")
-        #expect(cron.source.pullMethod == .node)
+        #expect(cron.source.registry?.pullMethod == .node)
         #expect(cron.source.secretRef == "my-secret")
         #expect(cron.source.certConfigMap == "my-certs")
-        #expect(cron.source.architecture == "arm64")
+        #expect(cron.source.registry?.architecture == "arm64")
         #expect(cron.storage == StorageRequest(size: 5 << 30, sizeText: "5Gi", storageClassName: "fast"))
         #expect(cron.preallocation)
         #expect(cron.garbageCollect == .never)
@@ -88,7 +88,7 @@ private func message(of body: () throws -> Void) -> String {
         #expect(cron.garbageCollect == .outdated)
         #expect(cron.importsToKeep == 3)
         #expect(cron.retentionPolicy == .all)
-        #expect(cron.source.pullMethod == .pod)
+        #expect(cron.source.registry?.pullMethod == .pod)
         #expect(cron.storage.size == nil)
         #expect(!cron.preallocation)
     }
@@ -147,8 +147,7 @@ private func message(of body: () throws -> Void) -> String {
             kind: HyperConverged
             metadata: {name: kubevirt-hyperconverged, namespace: openshift-cnv}
             spec:
-              featureGates:
-                enableCommonBootImageImport: false
+              enableCommonBootImageImport: false
               filesystemOverhead:
                 global: "0.07"
                 storageClass:
@@ -194,7 +193,7 @@ private func message(of body: () throws -> Void) -> String {
         ("schedule: \"30 1 * * 1\"", "schedule: \"0 0 30 2 *\"", "spec.schedule is invalid: schedule \"0 0 30 2 *\": never fires"),
         ("storage: 5Gi", "storage: 5Zi", "spec.template.spec.storage.resources.requests.storage is invalid"),
         ("garbageCollect: Never", "garbageCollect: Sometimes", "spec.garbageCollect \"Sometimes\" is not one of Outdated, Never"),
-        ("retentionPolicy: None", "retentionPolicy: Some", "spec.retentionPolicy \"Some\" is not one of All, None"),
+        ("retentionPolicy: None", "retentionPolicy: Some", "spec.retentionPolicy \"Some\" is not one of All (RetainAll), None"),
         ("importsToKeep: 2", "importsToKeep: two", "spec.importsToKeep must be an integer"),
         ("name: fedora-image-import-cron", "name: Fedora_Cron", "metadata.name \"Fedora_Cron\" is not a valid name"),
         ("managedDataSource: fedora", "managedDataSource: ../etc", "is not a valid name"),
@@ -204,20 +203,26 @@ private func message(of body: () throws -> Void) -> String {
         ("preallocation: true", "preallocation: maybe", "preallocation must be true or false"),
     ])
     func invalidFieldsAreClearErrorsNamingThePath(_ replace: String, _ with: String, _ expected: String) {
-        let yaml = Self.fullCron.replacingOccurrences(of: replace, with: with)
+        Self.expectOneLineError(Self.fullCron.replacingOccurrences(of: replace, with: with), expected)
+    }
+
+    /// Loading `yaml` fails with one line that names crons.yaml and contains `expected`.
+    static func expectOneLineError(_ yaml: String, _ expected: String, sourceLocation: SourceLocation = #_sourceLocation) {
         let text = message { _ = try CronConfigLoader.parse(yaml: yaml, source: "crons.yaml") }
-        #expect(text.contains(expected), "\(text)")
-        #expect(text.hasPrefix("crons.yaml"), "\(text)")
-        #expect(!text.contains("\n"))
+        #expect(text.contains(expected), "\(text)", sourceLocation: sourceLocation)
+        #expect(text.hasPrefix("crons.yaml"), "\(text)", sourceLocation: sourceLocation)
+        #expect(!text.contains("\n"), sourceLocation: sourceLocation)
     }
 
     @Test func otherSourceKindsAndInvalidYaml() {
-        let http = """
+        let s3 = """
             kind: DataImportCron
             metadata: {name: x}
-            spec: {managedDataSource: x, template: {spec: {source: {http: {url: "https://e/x.img"}}}}}
+            spec: {managedDataSource: x, template: {spec: {source: {s3: {url: "s3://bucket/x.img"}}}}}
             """
-        #expect(message { _ = try CronConfigLoader.parse(yaml: http, source: "h") }.contains("spec.template.spec.source.http is not supported"))
+        #expect(message { _ = try CronConfigLoader.parse(yaml: s3, source: "h") }.contains("spec.template.spec.source.s3 is not supported"))
+        let both = s3.replacingOccurrences(of: "s3: {url: \"s3://bucket/x.img\"}", with: "http: {url: \"https://e/x.img\"}, registry: {url: \"docker://r/x\"}")
+        #expect(message { _ = try CronConfigLoader.parse(yaml: both, source: "h") }.contains("and source.registry are both given"))
         #expect(message { _ = try CronConfigLoader.parse(yaml: "a: [1, 2", source: "bad.yaml") }.hasPrefix("bad.yaml: invalid YAML"))
         #expect(message { _ = try CronConfigLoader.load(path: "/nonexistent/crons.yaml") }.contains("No such file or directory"))
     }
@@ -258,11 +263,11 @@ private func message(of body: () throws -> Void) -> String {
         try fm.createDirectory(atPath: "\(root)/ca", withIntermediateDirectories: true)
         for name in ["a.crt", "b.pem", "notes.txt"] { try "x".write(toFile: "\(root)/ca/\(name)", atomically: true, encoding: .utf8) }
 
-        var source = RegistrySource(url: "docker://r/x")
+        var source = CronSource.registry(RegistrySource(url: "docker://r/x"))
         source.secretRef = "creds"
         source.certConfigMap = "ca"
         let access = try SecretsDirectory(root: root).access(for: source)
-        #expect(access.credentials == RegistryCredentials(accessKeyId: "robot", secretKey: "s3cr3t"))
+        #expect(access.credentials == SourceCredentials(accessKeyId: "robot", secretKey: "s3cr3t"))
         #expect(access.certificateDirectory == "\(root)/ca")
         #expect(access.certificateFiles == ["\(root)/ca/a.crt", "\(root)/ca/b.pem"])
         #expect(!"\(access)".contains("s3cr3t"))
@@ -277,5 +282,66 @@ private func message(of body: () throws -> Void) -> String {
         source.secretRef = nil
         source.certConfigMap = "creds"
         #expect(message { _ = try SecretsDirectory(root: root).access(for: source) }.contains("holds no *.crt or *.pem"))
+    }
+}
+
+/// `source.http` in a cron, and CDI's retention policy spellings.
+@Suite struct HTTPSourceConfigTests {
+    static let httpCron = """
+        kind: DataImportCron
+        metadata: {name: debian-cron}
+        spec:
+          schedule: "0 4 * * *"
+          managedDataSource: debian
+          template:
+            spec:
+              source:
+                http:
+                  url: "https://cloud.debian.org/images/cloud/bookworm/latest/debian-12-generic-amd64.qcow2"
+                  secretRef: mirror-creds
+                  certConfigMap: mirror-ca
+                  checksumsUrl: SHA512SUMS
+              storage: {resources: {requests: {storage: 3Gi}}}
+        """
+
+    @Test func readsAnHTTPSource() throws {
+        let config = try CronConfigLoader.parse(yaml: Self.httpCron, source: "crons.yaml")
+        #expect(config.warnings.isEmpty, "\(config.warnings)")
+        let http = try #require(config.crons.first?.source.http)
+        #expect(http.url == "https://cloud.debian.org/images/cloud/bookworm/latest/debian-12-generic-amd64.qcow2")
+        #expect(http.secretRef == "mirror-creds" && http.certConfigMap == "mirror-ca")
+        #expect(http.fileName == "debian-12-generic-amd64.qcow2")
+        #expect(http.resolvedChecksumsURL == "https://cloud.debian.org/images/cloud/bookworm/latest/SHA512SUMS")
+        #expect(config.crons.first?.source.kind == "http")
+    }
+
+    @Test(arguments: [
+        ("SHA512SUMS", "https://h.example:8443/a/b/SHA512SUMS"),
+        ("../SUMS", "https://h.example:8443/a/b/../SUMS"),
+        ("/sums/all.txt", "https://h.example:8443/sums/all.txt"),
+        ("https://other.example/SUMS", "https://other.example/SUMS"),
+    ])
+    func checksumsUrlsResolveAgainstTheImage(_ reference: String, _ expected: String) {
+        var source = HTTPSource(url: "https://h.example:8443/a/b/disk%201.img?x=1")
+        source.checksumsURL = reference
+        #expect(source.resolvedChecksumsURL == expected)
+        #expect(source.fileName == "disk 1.img")
+    }
+
+    @Test(arguments: [
+        ("url: \"https://cloud.debian.org/images/cloud/bookworm/latest/debian-12-generic-amd64.qcow2\"", "url: ftp://h/x.img",
+         "spec.template.spec.source.http.url \"ftp://h/x.img\" must be an http:// or https:// URL"),
+        ("url: \"https://cloud.debian.org/images/cloud/bookworm/latest/debian-12-generic-amd64.qcow2\"", "", "spec.template.spec.source.http.url is required"),
+        ("secretRef: mirror-creds", "secretRef: Mirror_Creds", "secretRef \"Mirror_Creds\" is not a valid name"),
+    ])
+    func invalidHTTPSourcesAreClearErrors(_ replace: String, _ with: String, _ expected: String) {
+        CronConfigTests.expectOneLineError(Self.httpCron.replacingOccurrences(of: replace, with: with), expected)
+    }
+
+    @Test func retainAllIsCdisAll() throws {
+        for (written, policy) in [("RetainAll", RetentionPolicy.all), ("All", .all), ("None", .none)] {
+            let yaml = CronConfigTests.fullCron.replacingOccurrences(of: "retentionPolicy: None", with: "retentionPolicy: \(written)")
+            #expect(try CronConfigLoader.parse(yaml: yaml, source: "c").crons.first?.retentionPolicy == policy)
+        }
     }
 }

@@ -6,9 +6,9 @@ import Testing
 
 @testable import CronController
 
-/// A registry stand-in for the state machine's tests: each URL points at a digest, or fails the way a registry
-/// fails; every poll is counted.
-final class FakeRegistry: DigestSource, @unchecked Sendable {
+/// A source stand-in for the state machine's tests: each URL points at a digest (or an HTTP identity), or fails the
+/// way a server fails; every poll is counted, with the version it was told of.
+final class FakeRegistry: SourcePoller, @unchecked Sendable {
     enum Answer {
         case digest(String)
         case failure(DiskImportError)
@@ -17,18 +17,26 @@ final class FakeRegistry: DigestSource, @unchecked Sendable {
     private let lock = NSLock()
     private var answers: [String: Answer] = [:]
     private var pollCount: [String: Int] = [:]
+    private var checksums: [String: String] = [:]
+    private(set) var previousVersions: [String?] = []
 
-    func push(_ url: String, _ digest: String) { lock.withLock { answers[url] = .digest(digest) } }
+    func push(_ url: String, _ digest: String, checksum: String? = nil) {
+        lock.withLock {
+            answers[url] = .digest(digest)
+            checksums[url] = checksum
+        }
+    }
     func fail(_ url: String, _ error: DiskImportError) { lock.withLock { answers[url] = .failure(error) } }
     func polls(_ url: String) -> Int { lock.withLock { pollCount[url] ?? 0 } }
 
-    func currentDigest(of source: RegistrySource, access: RegistryAccess) throws -> String {
-        let answer: Answer? = lock.withLock {
+    func poll(_ source: CronSource, previous: String?, access: SourceAccess) throws -> SourceVersion {
+        let (answer, checksum): (Answer?, String?) = lock.withLock {
             pollCount[source.url, default: 0] += 1
-            return answers[source.url]
+            previousVersions.append(previous)
+            return (answers[source.url], checksums[source.url])
         }
         switch answer {
-        case .digest(let digest): return digest
+        case .digest(let digest): return SourceVersion(digest: digest, checksum: checksum)
         case .failure(let error): throw error
         case nil: throw DiskImportError(.network, "manifest unknown")
         }
@@ -43,7 +51,8 @@ final class FakeImporter: VolumeImporter, @unchecked Sendable {
     private var failing: [String: String] = [:]
     private var running = 0
     private(set) var peakConcurrency = 0
-    var delay: TimeInterval = 0
+    /// Each import waits (up to 10 s) until this many run at once: a parallel limit shows on a loaded machine too.
+    var awaitedConcurrency = 0
 
     func failImports(of digest: String, with message: String) { lock.withLock { failing[digest] = message } }
     var count: Int { lock.withLock { requests.count } }
@@ -56,7 +65,8 @@ final class FakeImporter: VolumeImporter, @unchecked Sendable {
             return failing.first { request.reference.hasSuffix($0.key) }?.value
         }
         defer { lock.withLock { running -= 1 } }
-        if delay > 0 { Thread.sleep(forTimeInterval: delay) }
+        let deadline = Date().addingTimeInterval(10)
+        while lock.withLock({ peakConcurrency < awaitedConcurrency }) && Date() < deadline { Thread.sleep(forTimeInterval: 0.005) }
         let partial = Data(request.reference.utf8)
         if let failure {
             try partial.prefix(5).write(to: URL(fileURLWithPath: request.targetPath + ".part"))
@@ -74,7 +84,7 @@ func time(_ text: String) -> UTCInstant { (try? UTCInstant(rfc3339: text)) ?? UT
 func makeCron(_ name: String, dataSource: String? = nil, schedule: String? = "0 */12 * * *", url: String? = nil,
               keep: Int = 3, gc: GarbageCollectPolicy = .outdated, retention: RetentionPolicy = .all) -> DataImportCron {
     var cron = DataImportCron(name: name, schedule: schedule.flatMap { try? CronSchedule(parsing: $0) },
-                              source: RegistrySource(url: url ?? "docker://registry.local:5000/\(name):latest"),
+                              source: .registry(RegistrySource(url: url ?? "docker://registry.local:5000/\(name):latest")),
                               storage: StorageRequest(size: 1 << 30, sizeText: "1Gi"), managedDataSource: dataSource ?? name)
     cron.importsToKeep = keep
     cron.garbageCollect = gc
@@ -101,7 +111,7 @@ struct Fixture {
 
     init(parallel: Int = 1) throws {
         storage = try ScratchStorage()
-        controller = try DataImportCronController(storage: storage.path, digestSource: registry, importer: importer,
+        controller = try DataImportCronController(storage: storage.path, poller: registry, importer: importer,
                                                   secrets: SecretsDirectory(root: nil), parallel: parallel, logger: quietLogger)
     }
 
@@ -329,7 +339,7 @@ struct Fixture {
     @Test func cronsRunConcurrentlyUpToTheParallelLimit() throws {
         for parallel in [1, 2] {
             let f = try Fixture(parallel: parallel)
-            f.importer.delay = 0.05
+            f.importer.awaitedConcurrency = parallel
             let crons = (1...4).map { makeCron("c\($0)", url: "docker://r/c\($0)") }
             for cron in crons { f.registry.push(cron.source.url, digest("a")) }
             var config = CronConfig()
@@ -344,7 +354,7 @@ struct Fixture {
     @Test func aSecondControllerOnTheSameStorageIsRefused() throws {
         let f = try Fixture()
         #expect {
-            _ = try DataImportCronController(storage: f.storage.path, digestSource: f.registry, importer: f.importer,
+            _ = try DataImportCronController(storage: f.storage.path, poller: f.registry, importer: f.importer,
                                              secrets: SecretsDirectory(root: nil))
         } throws: { error in
             (error as? DiskImportError)?.message.contains("in use by another diskimport cron controller") == true

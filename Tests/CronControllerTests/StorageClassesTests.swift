@@ -52,7 +52,7 @@ import Testing
             """.write(toFile: file, atomically: true, encoding: .utf8)
         for (scratchClass, expected) in [("scratchy", "scratchy"), ("absent", "fast")] {
             let registry = FakeRegistry(), importer = FakeImporter()
-            let controller = try DataImportCronController(storage: storage.path + "/state-\(scratchClass)", digestSource: registry,
+            let controller = try DataImportCronController(storage: storage.path + "/state-\(scratchClass)", poller: registry,
                                                           importer: importer, secrets: SecretsDirectory(root: nil),
                                                           storageClassesPath: file, logger: quietLogger)
             var config = configOf(makeCron("c-\(scratchClass)", url: "docker://r.local/c:latest"))

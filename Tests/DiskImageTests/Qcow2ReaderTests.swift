@@ -2,6 +2,7 @@ import DiskImportCore
 import Foundation
 import Synchronization
 import SystemPackage
+import TestSupport
 import Testing
 @testable import DiskImage
 
@@ -44,9 +45,15 @@ func runTool(_ arguments: [String]) throws {
     process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
     process.arguments = arguments
     process.standardOutput = FileHandle.nullDevice
+    let errors = Pipe()
+    process.standardError = errors
     try process.run()
+    let stderr = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
     process.waitUntilExit()
-    #expect(process.terminationStatus == 0, "\(arguments.joined(separator: " "))")
+    #expect(process.terminationStatus == 0, """
+        \(MissingProgram.explanation(program: arguments[0], status: process.terminationStatus, stderr: stderr)
+           ?? arguments.joined(separator: " ") + ": " + stderr)
+        """)
 }
 
 @Suite struct Qcow2ReaderTests {

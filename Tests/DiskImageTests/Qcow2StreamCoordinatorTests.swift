@@ -5,12 +5,56 @@ import Testing
 @testable import DiskImage
 
 /// Turns at the streaming qcow2 session: blocks are consumed in image order however their workers finish.
+///
+/// Every call that can block runs on its own thread behind a deadline (`Blocking`): a coordinator that never wakes a
+/// waiter fails the test within seconds (the coordinator is then cancelled so the thread ends) instead of hanging
+/// the suite, and what the call throws reaches the test.
 @Suite struct Qcow2StreamCoordinatorTests {
+    /// Far more than any of these waits takes on a loaded machine, far less than CI's patience.
+    static let deadline: Double = 10
+
     final class Skips: @unchecked Sendable {
         private let lock = NSLock()
         private var ends: [UInt64] = []
         func append(_ end: UInt64) { lock.withLock { ends.append(end) } }
         var all: [UInt64] { lock.withLock { ends } }
+    }
+
+    struct DeadlinePassed: Error, CustomStringConvertible {
+        var description: String
+    }
+
+    /// A call into the coordinator running on its own thread.
+    final class Blocking<Value: Sendable>: Sendable {
+        private let finished = DispatchSemaphore(value: 0)
+        private let outcome = Mutex<Result<Value, any Error>?>(nil)
+        private let coordinator: Qcow2StreamCoordinator
+        private let what: String
+
+        init(_ what: String, on coordinator: Qcow2StreamCoordinator, _ body: @escaping @Sendable () throws -> Value) {
+            self.what = what
+            self.coordinator = coordinator
+            let thread = Thread { [self] in
+                let result = Result { try body() }
+                outcome.withLock { $0 = result }
+                finished.signal()
+            }
+            thread.start()
+        }
+
+        var hasFinished: Bool { outcome.withLock { $0 != nil } }
+
+        /// What the call returned or threw, once it has ended; one still blocked after `seconds` throws
+        /// `DeadlinePassed` (after cancelling the coordinator, which ends the call).
+        func value(within seconds: Double = Qcow2StreamCoordinatorTests.deadline) throws -> Value {
+            guard finished.wait(timeout: .now() + seconds) == .success else {
+                coordinator.cancel(because: DiskImportError.corrupt("the test's deadline passed"))
+                _ = finished.wait(timeout: .now() + seconds)
+                throw DeadlinePassed(description: "\(what) still blocked after \(seconds) s")
+            }
+            finished.signal()   // later calls return at once
+            return try outcome.withLock { $0! }.get()
+        }
     }
 
     @Test func blocksDoneOutOfOrderAreSkippedInOrder() throws {
@@ -26,10 +70,10 @@ import Testing
         try shared.complete(ticket: 0, holdingSession: false) { skips.append($0) }
         #expect(skips.all == [100, 200, 300])
         // Block 3 is at the front now: its worker gets the session without waiting, and releases it when done.
-        try shared.takeSession(ticket: 3)
+        try Blocking("takeSession(ticket: 3)", on: shared) { try shared.takeSession(ticket: 3) }.value()
         try shared.complete(ticket: 3, holdingSession: true) { skips.append($0) }
         #expect(skips.all == [100, 200, 300, 400])
-        try shared.takeIdleSession()
+        try Blocking("takeIdleSession()", on: shared) { try shared.takeIdleSession() }.value()
         shared.releaseIdleSession()
     }
 
@@ -46,39 +90,45 @@ import Testing
         shared.register(0..<100)
         shared.register(100..<200)
         let version = shared.withMap { _, version in version }
-        let wakes = Mutex<[Qcow2StreamCoordinator.Wake]>([])
-        let waiter = Thread {
-            let first = try? shared.waitForMapChange(after: version, ticket: 1)
-            let second = try? shared.waitForMapChange(after: version &+ 1, ticket: 1)
-            wakes.withLock { $0 = [first, second].compactMap { $0 } }
-        }
-        waiter.start()
+        let first = Blocking("waitForMapChange(after: \(version))", on: shared) { try shared.waitForMapChange(after: version, ticket: 1) }
         Thread.sleep(forTimeInterval: 0.05)
+        #expect(!first.hasFinished, "woke before the map changed")
         shared.mapChanged()
+        #expect(try first.value() == .mapChanged)
+
+        let second = Blocking("waitForMapChange(after: \(version &+ 1))", on: shared) {
+            try shared.waitForMapChange(after: version &+ 1, ticket: 1)
+        }
         Thread.sleep(forTimeInterval: 0.05)
+        #expect(!second.hasFinished, "woke before its turn")
         try shared.complete(ticket: 0, holdingSession: false) { _ in }
-        while wakes.withLock({ $0.count }) < 2 { Thread.sleep(forTimeInterval: 0.01) }
-        #expect(wakes.withLock { $0 } == [.mapChanged, .sessionTaken])
+        #expect(try second.value() == .sessionTaken)
     }
 
     @Test func cancellingStopsWaitersWithTheFirstError() throws {
         let shared = Qcow2StreamCoordinator()
         shared.register(0..<100)
         shared.register(100..<200)
-        let outcome = Mutex<String?>(nil)
-        let waiter = Thread {
-            do {
-                try shared.takeSession(ticket: 1)
-                outcome.withLock { $0 = "taken" }
-            } catch {
-                outcome.withLock { $0 = "\(error)" }
-            }
-        }
-        waiter.start()
+        let waiter = Blocking("takeSession(ticket: 1)", on: shared) { try shared.takeSession(ticket: 1) }
         Thread.sleep(forTimeInterval: 0.05)
+        #expect(!waiter.hasFinished, "took the session before block 0 was consumed")
         shared.cancel(because: DiskImportError.corrupt("first"))
         shared.cancel(because: DiskImportError.corrupt("second"))
-        while outcome.withLock({ $0 }) == nil { Thread.sleep(forTimeInterval: 0.01) }
-        #expect(outcome.withLock { $0 }?.contains("first") == true)
+        let error = #expect(throws: DiskImportError.self) { try waiter.value() }
+        #expect(error.map { "\($0)" }?.contains("first") == true, "\(String(describing: error))")
+    }
+
+    /// The deadline itself: a waiter nobody wakes (block 0 is never completed) fails the test at the deadline, and
+    /// the cancel that follows ends its thread, so a broken coordinator costs seconds, not CI's 90 minutes.
+    @Test func aWaiterNobodyWakesFailsAtTheDeadline() throws {
+        let shared = Qcow2StreamCoordinator()
+        shared.register(0..<100)
+        shared.register(100..<200)
+        let started = Date()
+        let waiter = Blocking("takeSession(ticket: 1)", on: shared) { try shared.takeSession(ticket: 1) }
+        let error = #expect(throws: DeadlinePassed.self) { try waiter.value(within: 0.2) }
+        #expect(error?.description == "takeSession(ticket: 1) still blocked after 0.2 s")
+        #expect(Date().timeIntervalSince(started) < 5)
+        #expect(waiter.hasFinished, "the cancel did not end the blocked call")
     }
 }

@@ -15,6 +15,16 @@ import Testing
         #expect(throws: DiskImportError.self) { try Quantity.bytes(text) }
     }
 
+    /// qemu-img's sizes (10K, 10G as GiB, 10g) are not quantities: the message names the suffixes that are.
+    @Test(arguments: ["10K", "10GB", "10g", ""])
+    func anInvalidSuffixListsTheValidOnes(text: String) throws {
+        let error = try #require(throws: DiskImportError.self) { try Quantity.bytes(text) }
+        #expect(error.kind == .usage)
+        #expect(error.message.hasPrefix("invalid quantity \"\(text)\""), "\(error.message)")
+        #expect(error.message.contains("Ki Mi Gi Ti Pi Ei (powers of 1024)") && error.message.contains("k M G T P E (powers of 1000)"),
+                "\(error.message)")
+    }
+
     @Test func describesSizes() {
         #expect(Quantity.describe(512) == "512 B")
         #expect(Quantity.describe(10 << 30) == "10 GiB")

@@ -88,6 +88,22 @@ import Testing
         #expect(error(env)?.message.contains("Unsupported content type iso") == true)
     }
 
+    /// CDI's importer reads FILESYSTEM_OVERHEAD with strconv.ParseFloat and drops the error, so unset is 0; any
+    /// spelling ParseFloat reads means the same float64.
+    @Test func filesystemOverheadIsReadAsGoReadsIt() throws {
+        #expect(try ImporterEnvironment(http).filesystemOverhead.value == 0)
+        for (text, value) in [("0.055", 0.055), ("5.5e-2", 0.055), ("0.06", 0.06), ("1", 1.0), (".1", 0.1)] {
+            var env = http
+            env["FILESYSTEM_OVERHEAD"] = text
+            #expect(try ImporterEnvironment(env).filesystemOverhead.value == value, "\(text)")
+        }
+        for text in ["abc", "1.5", "-0.1", " 0.06"] {
+            var env = http
+            env["FILESYSTEM_OVERHEAD"] = text
+            #expect(throws: DiskImportError.self) { try ImporterEnvironment(env) }
+        }
+    }
+
     @Test func contentTypeDefaultsToKubevirt() throws {
         var env = http
         env["IMPORTER_CONTENTTYPE"] = nil

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 
 /// Runs the built `diskimport` binary and other programs, for tests that drive the product as users do.
@@ -22,6 +23,7 @@ enum Harness {
     }
 
     /// Runs `executable` with `arguments`; output is captured through files so large output cannot block a pipe.
+    /// A program this machine lacks (or that lacks a module) throws, naming the Debian package to install.
     @discardableResult
     static func run(_ executable: String, _ arguments: [String], environment: [String: String]? = nil) throws -> Result {
         let process = Process()
@@ -34,11 +36,16 @@ enum Harness {
         _ = FileManager.default.createFile(atPath: err, contents: nil)
         process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: out))
         process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: err))
-        try process.run()
+        do { try process.run() } catch { throw HarnessError(MissingProgram.notInstalled(executable)) }
         process.waitUntilExit()
-        return Result(status: process.terminationStatus,
-                      stdout: (try? String(contentsOfFile: out, encoding: .utf8)) ?? "",
-                      stderr: (try? String(contentsOfFile: err, encoding: .utf8)) ?? "")
+        let result = Result(status: process.terminationStatus,
+                            stdout: (try? String(contentsOfFile: out, encoding: .utf8)) ?? "",
+                            stderr: (try? String(contentsOfFile: err, encoding: .utf8)) ?? "")
+        let program = executable == "/usr/bin/env" ? arguments.first ?? executable : executable
+        if program != binary, let missing = MissingProgram.explanation(program: program, status: result.status, stderr: result.stderr) {
+            throw HarnessError(missing)
+        }
+        return result
     }
 
     /// Runs diskimport.
@@ -67,11 +74,11 @@ enum Harness {
 }
 
 extension Harness {
-    /// The import failed (exit 1) with exactly one error line, containing `message`, and left nothing in `directory`
-    /// whose name contains `target` (no target, no temporary file).
+    /// The import failed (exit `status`: 1, or 64 for a usage error) with exactly one error line, containing
+    /// `message`, and left nothing in `directory` whose name contains `target` (no target, no temporary file).
     static func expectFailure(_ result: Result, containing message: String, leavingNothingNamed target: String,
-                              in directory: TemporaryDirectory, sourceLocation: SourceLocation = #_sourceLocation) throws {
-        #expect(result.status == 1, sourceLocation: sourceLocation)
+                              in directory: TemporaryDirectory, status: Int32 = 1, sourceLocation: SourceLocation = #_sourceLocation) throws {
+        #expect(result.status == status, sourceLocation: sourceLocation)
         #expect(result.stderr.contains(message), "stderr: \(result.stderr)", sourceLocation: sourceLocation)
         #expect(result.stderr.split(separator: "\n").filter { $0.hasPrefix("diskimport: error") }.count == 1,
                 "stderr: \(result.stderr)", sourceLocation: sourceLocation)

@@ -116,8 +116,8 @@ import Testing
         try Harness.tool("sh", "-c", "head -c 512M /dev/zero | zstd -q -c > \(bomb)")
         let result = try Harness.diskimport("convert", bomb, dir.file("out.img"), "--size", "16Mi")
         #expect(result.status == 1)
-        // The bound is what the file may hold: --size less the filesystem overhead (DESIGN.md section 5).
-        #expect(result.stderr == "diskimport: error: decompressed data exceeds 15728640 bytes (what \(dir.file("out.img")) can hold)\n")
+        // The bound is the requested size (qemu-img's space rules: no overhead; DESIGN.md section 5).
+        #expect(result.stderr == "diskimport: error: decompressed data exceeds 16777216 bytes (the requested size)\n")
         #expect(!FileManager.default.fileExists(atPath: dir.file("out.img")))
     }
 

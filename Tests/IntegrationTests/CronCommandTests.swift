@@ -109,6 +109,7 @@ import Testing
 
     @Test func configurationProblemsAreOneLineErrorsOrWarnings() throws {
         let dir = try TemporaryDirectory()
+        try Self.writeState(dir.file("s"))
         let missing = Self.config.replacingOccurrences(of: "  managedDataSource: fedora\n", with: "")
         try missing.write(toFile: dir.file("missing.yaml"), atomically: true, encoding: .utf8)
         var result = try Harness.diskimport("cron", "status", "--config", dir.file("missing.yaml"), "--storage", dir.file("s"))
@@ -132,5 +133,91 @@ import Testing
         result = try Harness.diskimport("cron", "tick", "--config", dir.file("crons.yaml"), "--storage", dir.file("s"), "--now", "yesterday")
         #expect(result.status == 1)
         #expect(result.stderr.contains("invalid time \"yesterday\": expected RFC 3339"))
+    }
+
+    /// `config` with the registry's Secret named: polling fails at once when --secrets lacks it.
+    static let configWithSecret = config.replacingOccurrences(
+        of: "          url: docker://localhost:5000/fedora:latest\n",
+        with: "          url: docker://localhost:5000/fedora:latest\n          secretRef: fedora-pull\n")
+
+    @Test func everyVerbTakesTheFlagsOfTick() throws {
+        let dir = try TemporaryDirectory()
+        try Self.config.write(toFile: dir.file("crons.yaml"), atomically: true, encoding: .utf8)
+        try Self.writeState(dir.file("storage"))
+        try FileManager.default.createDirectory(atPath: dir.file("secrets"), withIntermediateDirectories: true)
+        try "- metadata: {name: standard}\n  root: \(dir.file("storage"))\n".write(toFile: dir.file("classes.yaml"), atomically: true, encoding: .utf8)
+        let shared = ["--config", dir.file("crons.yaml"), "--storage", dir.file("storage"), "--secrets", dir.file("secrets"),
+                      "--storage-classes", dir.file("classes.yaml")]
+        let status = try Harness.run(Harness.binary, ["cron", "status"] + shared)
+        #expect(status.status == 0, "\(status.stderr)")
+        #expect(status.stdout.contains("fedora-aaaaaaaaaaaa"), "\(status.stdout)")
+        for verb in ["tick", "run"] {
+            let help = try Harness.run(Harness.binary, ["cron", verb, "--help"])
+            for flag in ["--config", "--storage", "--secrets", "--storage-classes"] { #expect(help.stdout.contains(flag), "\(verb) \(flag)") }
+        }
+    }
+
+    @Test func statusRefusesAStorageDirectoryWithoutState() throws {
+        let dir = try TemporaryDirectory()
+        try Self.config.write(toFile: dir.file("crons.yaml"), atomically: true, encoding: .utf8)
+        var result = try Harness.diskimport("cron", "status", "--config", dir.file("crons.yaml"), "--storage", dir.file("typo"))
+        #expect(result.status == 1)
+        #expect(result.stderr == "diskimport: error: storage directory \(dir.file("typo")) does not exist (no cron has ticked there yet)\n")
+        #expect(result.stdout.isEmpty)
+        #expect(!FileManager.default.fileExists(atPath: dir.file("typo")))
+
+        try FileManager.default.createDirectory(atPath: dir.file("empty"), withIntermediateDirectories: true)
+        result = try Harness.diskimport("cron", "status", "--config", dir.file("crons.yaml"), "--storage", dir.file("empty"), "--output", "json")
+        #expect(result.status == 1)
+        #expect(result.stderr.contains("storage directory \(dir.file("empty")) holds no cron state"), "\(result.stderr)")
+        #expect(result.stdout.isEmpty)
+    }
+
+    @Test func tickCreatesStorageOnlyOnAFirstRun() throws {
+        let dir = try TemporaryDirectory()
+        let never = Self.config.replacingOccurrences(of: "55 8/12 * * *", with: "")
+        try never.write(toFile: dir.file("crons.yaml"), atomically: true, encoding: .utf8)
+        func tick(_ storage: String) throws -> Harness.Result {
+            try Harness.diskimport("cron", "tick", "--config", dir.file("crons.yaml"), "--storage", storage, "--now", "2026-11-23T08:55:00Z")
+        }
+        // A missing parent: a typo, refused, nothing created.
+        var result = try tick(dir.file("nonexistent/st"))
+        #expect(result.status == 1)
+        #expect(result.stderr.contains("storage directory \(dir.file("nonexistent/st")) does not exist, nor does its parent"), "\(result.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: dir.file("nonexistent")))
+
+        // A directory of other files is not cron storage.
+        try FileManager.default.createDirectory(atPath: dir.file("home"), withIntermediateDirectories: true)
+        try "notes".write(toFile: dir.file("home/notes.txt"), atomically: true, encoding: .utf8)
+        result = try tick(dir.file("home"))
+        #expect(result.status == 1)
+        #expect(result.stderr.contains("holds no cron state (no \(dir.file("home"))/state) but is not empty (notes.txt)"), "\(result.stderr)")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.file("home")) == ["notes.txt"])
+
+        // New inside an existing directory: the first run, said on stderr; then an ordinary one.
+        result = try tick(dir.file("storage"))
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stderr.contains("diskimport: first run: cron state created in \(dir.file("storage"))"), "\(result.stderr)")
+        result = try tick(dir.file("storage"))
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(!result.stderr.contains("first run"), "\(result.stderr)")
+        // An empty directory (a new mount) is a first run too.
+        try FileManager.default.createDirectory(atPath: dir.file("mount/lost+found"), withIntermediateDirectories: true)
+        result = try tick(dir.file("mount"))
+        #expect(result.status == 0 && result.stderr.contains("first run"), "\(result.stderr)")
+    }
+
+    @Test func aFailedPollFailsTheTickAndIsPrintedOnce() throws {
+        let dir = try TemporaryDirectory()
+        try Self.configWithSecret.write(toFile: dir.file("crons.yaml"), atomically: true, encoding: .utf8)
+        try FileManager.default.createDirectory(atPath: dir.file("secrets"), withIntermediateDirectories: true)
+        let result = try Harness.diskimport("cron", "tick", "--config", dir.file("crons.yaml"), "--storage", dir.file("storage"),
+                                            "--secrets", dir.file("secrets"), "--now", "2026-11-23T08:55:00Z")
+        #expect(result.status == 1)
+        let problem = "secret fedora-pull not found"
+        #expect(result.stdout.hasPrefix("fedora-cron: failed: \(problem)"), "\(result.stdout)")
+        let mentions = (result.stdout + result.stderr).components(separatedBy: problem).count - 1
+        #expect(mentions == 1, "stdout: \(result.stdout) stderr: \(result.stderr)")
+        #expect(result.stderr.hasSuffix("diskimport: error: 1 of 1 crons failed: fedora-cron\n"), "\(result.stderr)")
     }
 }

@@ -67,7 +67,7 @@ struct CronRegistryTests {
         // E has no disk: its import fails, the DataSource stays at D, the condition says why, nothing of E remains.
         let e = try world.push("e", disk: nil)
         tick = try world.tick(Self.times[5])
-        #expect(tick.status == 0, "a failed import is a condition, not a failed tick: \(tick.stderr)")
+        #expect(tick.status == 1, "a failed import fails the tick: \(tick.stderr)")
         #expect(tick.stdout.contains("\(world.cron): polled \(e), failed:"), "\(tick.stdout)")
         status = try world.status()
         #expect(status.dataSource(world.dataSource)?["volume"] as? String == world.volume(d))
@@ -133,5 +133,22 @@ struct CronRegistryTests {
         tick = try world.tick("2026-11-24T00:05:00Z")
         #expect(tick.stdout.contains("imported"), "\(tick.stdout) \(tick.stderr)")
         #expect(try world.status().condition(world.cron, "UpToDate")?.status == "True")
+    }
+
+    @Test func aRelativeStorageDirectoryIsStoredAsAnAbsolutePath() throws {
+        let world = try CronWorld("relative")
+        try world.writeConfig(world.cronYAML(url: try world.url()))
+        let a = try world.push("a", disk: try world.makeDisk("A"))
+        // Ticked from the directory that holds STORAGE, naming it relatively (env -C: the working directory).
+        let tick = try Harness.run("env", ["-C", world.registry.directory.path, Harness.binary, "cron", "tick", "--config", "crons.yaml",
+                                           "--storage", "./storage/", "--secrets", "secrets", "--now", Self.times[0]])
+        #expect(tick.status == 0, "\(tick.stdout) \(tick.stderr)")
+        #expect(tick.stdout.contains("imported \(world.volume(a))"), "\(tick.stdout)")
+        // Read from elsewhere: every path names the real file.
+        let status = try world.status()
+        let path = try #require(status.dataSource(world.dataSource)?["path"] as? String)
+        #expect(path == world.disk(world.volume(a)))
+        #expect(FileManager.default.fileExists(atPath: path))
+        #expect(status.volume(world.volume(a))?["path"] as? String == world.disk(world.volume(a)))
     }
 }

@@ -21,25 +21,7 @@ struct CronRunTests {
         try world.writeConfig(world.cronYAML(url: try world.url(port: String(proxy.port))))
 
         let volume = world.volume(digest)
-        let marker = "\(world.storage)/volumes/\(volume)/.importing"
-        let controller = try startProcess(Harness.binary, ["cron", "tick", "--config", world.configPath, "--storage", world.storage,
-                                                           "--secrets", world.secrets, "--now", "2026-11-23T00:00:00Z"])
-        defer { if controller.isRunning { kill(controller.processIdentifier, SIGKILL) } }
-        // Wait for the import to be under way: the marker, then target bytes in the volume directory.
-        let deadline = Date().addingTimeInterval(60)
-        func written() -> Bool {
-            let names = (try? FileManager.default.contentsOfDirectory(atPath: "\(world.storage)/volumes/\(volume)")) ?? []
-            return names.contains { $0 != ".importing" }
-        }
-        while Date() < deadline && controller.isRunning && !(FileManager.default.fileExists(atPath: marker) && written()) {
-            Thread.sleep(forTimeInterval: 0.02)
-        }
-        Thread.sleep(forTimeInterval: 0.3)
-        #expect(controller.isRunning, "the import finished or failed before it could be killed")
-        #expect(FileManager.default.fileExists(atPath: marker))
-        kill(controller.processIdentifier, SIGKILL)
-        controller.waitUntilExit()
-        #expect(controller.terminationReason == .uncaughtSignal)
+        try killTickMidImport(world, volume: volume)
 
         // Killed mid-import: the DataSource never moved.
         var status = try world.status()
@@ -75,6 +57,17 @@ struct CronRunTests {
               schedule: "0 0 * * *"
               managedDataSource: unreachable
               template: {spec: {source: {registry: {url: "\(down)"}}}}
+            ---
+            apiVersion: cdi.kubevirt.io/v1beta1
+            kind: DataImportCron
+            metadata: {name: http-cron, namespace: golden-images}
+            spec:
+              schedule: "0 0 * * *"
+              managedDataSource: from-http
+              template:
+                spec:
+                  source: {http: {url: "https://127.0.0.1:\(try world.registry.fixtures["FILES_PORT"])/disk.qcow2", certConfigMap: registry-ca}}
+                  storage: {resources: {requests: {storage: 8Mi}}}
             """)
         let port = try freeLoopbackPort()
         let controller = try startProcess(Harness.binary, ["cron", "run", "--config", world.configPath, "--storage", world.storage,
@@ -96,14 +89,39 @@ struct CronRunTests {
         while Date() < deadline && controller.isRunning {
             let scrape = try Harness.run("curl", ["-sk", "--max-time", "2", "https://127.0.0.1:\(port)/metrics"])
             scraped = scrape.stdout
-            if sample(world.cron, in: scraped) == 0 && sample("unreachable-cron", in: scraped) == 1 { break }
+            if sample(world.cron, in: scraped) == 0 && sample("unreachable-cron", in: scraped) == 1
+                && sample("http-cron", in: scraped) == 0 { break }
             Thread.sleep(forTimeInterval: 0.2)
         }
         #expect(controller.isRunning)
         #expect(scraped.contains("# TYPE kubevirt_cdi_dataimportcron_outdated gauge"), "\(scraped)")
         #expect(sample(world.cron, in: scraped) == 0, "\(scraped)")
         #expect(sample("unreachable-cron", in: scraped) == 1, "\(scraped)")
+        #expect(sample("http-cron", in: scraped) == 0, "\(scraped)")
     }
+}
+
+/// Runs `cron tick` at 2026-11-23T00:00:00Z and kills it with SIGKILL once the import into `volume` is under way (its
+/// marker there, and target bytes beside it).
+func killTickMidImport(_ world: some CronDirectories, volume: String, sourceLocation: SourceLocation = #_sourceLocation) throws {
+    let marker = "\(world.storage)/volumes/\(volume)/.importing"
+    let controller = try startProcess(Harness.binary, ["cron", "tick", "--config", world.configPath, "--storage", world.storage,
+                                                       "--secrets", world.secrets, "--now", "2026-11-23T00:00:00Z"])
+    defer { if controller.isRunning { kill(controller.processIdentifier, SIGKILL) } }
+    let deadline = Date().addingTimeInterval(60)
+    func written() -> Bool {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: "\(world.storage)/volumes/\(volume)")) ?? []
+        return names.contains { $0 != ".importing" }
+    }
+    while Date() < deadline && controller.isRunning && !(FileManager.default.fileExists(atPath: marker) && written()) {
+        Thread.sleep(forTimeInterval: 0.02)
+    }
+    Thread.sleep(forTimeInterval: 0.3)
+    #expect(controller.isRunning, "the import finished or failed before it could be killed", sourceLocation: sourceLocation)
+    #expect(FileManager.default.fileExists(atPath: marker), sourceLocation: sourceLocation)
+    kill(controller.processIdentifier, SIGKILL)
+    controller.waitUntilExit()
+    #expect(controller.terminationReason == .uncaughtSignal, sourceLocation: sourceLocation)
 }
 
 /// Starts a process with its output discarded; the caller waits for or kills it.

@@ -1,19 +1,74 @@
 import Foundation
 import Testing
 
+/// The directories and files one `diskimport cron` setup runs with, and the commands on them.
+protocol CronDirectories {
+    /// Holds STORAGE, the secrets and the config file.
+    var directory: TemporaryDirectory { get }
+    /// The DataSource (`managedDataSource`); the cron is `NAME-cron`.
+    var name: String { get }
+}
+
+extension CronDirectories {
+    /// `--storage`.
+    var storage: String { directory.file("storage") }
+    /// `--secrets`: Secrets and ConfigMaps laid out as Kubernetes mounts them.
+    var secrets: String { directory.file("secrets") }
+    /// `--config`.
+    var configPath: String { directory.file("crons.yaml") }
+    var dataSource: String { name }
+    var cron: String { name + "-cron" }
+
+    func writeConfig(_ yaml: String) throws {
+        try yaml.write(toFile: configPath, atomically: true, encoding: .utf8)
+    }
+
+    /// `diskimport cron tick` at `now`.
+    func tick(_ now: String, _ extra: [String] = []) throws -> Harness.Result {
+        try Harness.run(Harness.binary, ["cron", "tick", "--config", configPath, "--storage", storage, "--secrets", secrets, "--now", now] + extra)
+    }
+
+    /// `cron status --output json`, parsed.
+    func status(_ extra: [String] = []) throws -> CronStatusJSON {
+        let result = try Harness.run(Harness.binary, ["cron", "status", "--config", configPath, "--storage", storage, "--output", "json"] + extra)
+        guard result.status == 0 else { throw HarnessError("cron status failed: \(result.stderr)") }
+        return try CronStatusJSON(result.stdout)
+    }
+
+    func disk(_ volume: String) -> String { "\(storage)/volumes/\(volume)/disk.img" }
+
+    /// The volume directories under STORAGE/volumes.
+    func volumeDirectories() throws -> [String] {
+        try FileManager.default.contentsOfDirectory(atPath: storage + "/volumes").sorted()
+    }
+
+    /// A raw disk of `size` bytes whose content depends on `seed`: random bytes then text, so versions differ.
+    func makeDisk(_ seed: String, size: Int = 1 << 20) throws -> Data {
+        var data = Data((0..<(size / 4)).map { _ in UInt8.random(in: 0...255) })
+        var line = 0
+        while data.count < size {
+            data.append(contentsOf: Array("\(seed) \(line)\n".utf8))
+            line += 1
+        }
+        return data.prefix(size)
+    }
+
+    /// A Secret (or ConfigMap) NAME with `keys`, each file ending with a newline as files written by hand do.
+    func writeSecret(_ name: String, _ keys: [String: String]) throws {
+        let dir = secrets + "/" + name
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        for (key, value) in keys { try (value + "\n").write(toFile: dir + "/" + key, atomically: true, encoding: .utf8) }
+    }
+}
+
 /// One `diskimport cron` setup against the fixture registry with htpasswd: a repository of its own
 /// (`containerdisks/cron-NAME-RANDOM`), a `--secrets` directory laid out as Kubernetes mounts Secrets and ConfigMaps
 /// (`regcreds/{accessKeyId,secretKey}`, `registry-ca/ca.crt`), a STORAGE directory and a config file.
-struct CronWorld {
+struct CronWorld: CronDirectories {
     let registry: RegistryFixture
     let name: String
     let repository: String
-    var storage: String { registry.directory.file("storage") }
-    var secrets: String { registry.directory.file("secrets") }
-    var configPath: String { registry.directory.file("crons.yaml") }
-    /// The DataSource (`managedDataSource`) and the cron (`NAME-cron`).
-    var dataSource: String { name }
-    var cron: String { name + "-cron" }
+    var directory: TemporaryDirectory { registry.directory }
 
     init(_ name: String) throws {
         registry = try RegistryFixture()
@@ -27,10 +82,7 @@ struct CronWorld {
 
     /// `secrets/regcreds`, with a trailing newline as files written by hand have.
     func writeSecret(password: String) throws {
-        let dir = secrets + "/regcreds"
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        try (try registry.user + "\n").write(toFile: dir + "/accessKeyId", atomically: true, encoding: .utf8)
-        try (password + "\n").write(toFile: dir + "/secretKey", atomically: true, encoding: .utf8)
+        try writeSecret("regcreds", ["accessKeyId": try registry.user, "secretKey": password])
     }
 
     /// `docker://127.0.0.1:PORT/REPOSITORY:latest` on the htpasswd registry (or on `port`, a proxy in front of it).
@@ -66,21 +118,6 @@ struct CronWorld {
         """
     }
 
-    func writeConfig(_ yaml: String) throws {
-        try yaml.write(toFile: configPath, atomically: true, encoding: .utf8)
-    }
-
-    /// A raw disk of `size` bytes whose content depends on `seed`: random bytes then text, so versions differ.
-    func makeDisk(_ seed: String, size: Int = 1 << 20) throws -> Data {
-        var data = Data((0..<(size / 4)).map { _ in UInt8.random(in: 0...255) })
-        var line = 0
-        while data.count < size {
-            data.append(contentsOf: Array("\(seed) \(line)\n".utf8))
-            line += 1
-        }
-        return data.prefix(size)
-    }
-
     /// Builds an image whose only layer holds `disk/disk.img` (or, with `disk` nil, a layer with no disk: a broken
     /// containerDisk) and pushes it as `REPOSITORY:latest`; returns the manifest digest.
     @discardableResult
@@ -96,27 +133,8 @@ struct CronWorld {
         return digest
     }
 
-    /// `diskimport cron tick` at `now`.
-    func tick(_ now: String, _ extra: [String] = []) throws -> Harness.Result {
-        try Harness.run(Harness.binary, ["cron", "tick", "--config", configPath, "--storage", storage, "--secrets", secrets, "--now", now] + extra)
-    }
-
-    /// `cron status --output json`, parsed.
-    func status() throws -> CronStatusJSON {
-        let result = try Harness.run(Harness.binary, ["cron", "status", "--config", configPath, "--storage", storage, "--output", "json"])
-        guard result.status == 0 else { throw HarnessError("cron status failed: \(result.stderr)") }
-        return try CronStatusJSON(result.stdout)
-    }
-
     /// `<ds>-<first 12 hex>`.
     func volume(_ digest: String) -> String { "\(dataSource)-\(digest.dropFirst("sha256:".count).prefix(12))" }
-
-    func disk(_ volume: String) -> String { "\(storage)/volumes/\(volume)/disk.img" }
-
-    /// The volume directories under STORAGE/volumes.
-    func volumeDirectories() throws -> [String] {
-        try FileManager.default.contentsOfDirectory(atPath: storage + "/volumes").sorted()
-    }
 
     /// Requests the htpasswd registry logged for this world's repository: `(method, uri)` pairs.
     func registryRequests() throws -> [(method: String, uri: String)] {
@@ -155,6 +173,8 @@ struct CronStatusJSON {
     private func list(_ key: String) -> [[String: Any]] { object[key] as? [[String: Any]] ?? [] }
 
     func cron(_ name: String) -> [String: Any]? { list("crons").first { $0["name"] as? String == name } }
+    var cronNames: [String] { list("crons").compactMap { $0["name"] as? String } }
+    func template(_ name: String) -> [String: Any]? { list("dataImportCronTemplates").first { $0["name"] as? String == name } }
     func dataSource(_ name: String) -> [String: Any]? { list("dataSources").first { $0["name"] as? String == name } }
     var volumes: [[String: Any]] { list("volumes") }
     var volumeNames: [String] { volumes.compactMap { $0["name"] as? String }.sorted() }

@@ -11,8 +11,11 @@ struct HTTPResumeTests {
         let proxy = try FaultProxy(http.fixtures, target: try http.fixtures["FILES_PORT"], ["--cut-after", "1000000", "--cuts", "3"] + cut)
         let result = try http.convert(try http.files("private/disk.raw", port: String(proxy.port)), try http.trust + http.login + ["-v"])
         try http.expectIdentical(result)
+        // Three cut downloads, the one that finishes, and the ranged read of the raw image's last sector (the DMG check),
+        // whose kept-alive connection a resumed download may take over.
         let faults = proxy.connections.map { $0["fault"] as? String }
-        #expect(faults == ["cut", "cut", "cut", nil], "\(proxy.connections)")
+        #expect(faults.compactMap { $0 } == ["cut", "cut", "cut"], "\(proxy.connections)")
+        #expect((4...5).contains(faults.count), "\(proxy.connections)")
     }
 
     @Test func aCompressedSourceResumesToo() throws {
@@ -55,13 +58,28 @@ struct HTTPResumeTests {
         try http.expectIdentical(result)
     }
 
+    /// A server that accepts the connection and never answers: the first-byte timeout, not the stall timeout, and
+    /// each retry said on stderr.
     @Test func aServerThatStaysSilentTimesOut() throws {
+        let http = try HTTPFixture()
+        let proxy = try FaultProxy(http.fixtures, target: try http.fixtures["HTTP_PORT"], ["--stall-after", "1", "--stalls", "100"])
+        let started = Date()
+        let result = try http.convert("http://127.0.0.1:\(proxy.port)/disk.raw", ["--first-byte-timeout", "1", "--retries", "2"])
+        try http.expectFailure(result, containing: "no response from 127.0.0.1:\(proxy.port) within 1 s of the request "
+            + "(--first-byte-timeout) (gave up after 2 retries)")
+        #expect(result.stderr.contains("retry 1 of 2 in ") && result.stderr.contains("retry 2 of 2 in "), "\(result.stderr)")
+        #expect(Date().timeIntervalSince(started) < 15)
+        #expect(proxy.connections.count == 3)
+    }
+
+    /// A TLS handshake that never completes is the connect timeout's.
+    @Test func aHandshakeThatNeverEndsIsTheConnectTimeouts() throws {
         let http = try HTTPFixture()
         let proxy = try FaultProxy(http.fixtures, target: try http.fixtures["FILES_PORT"], ["--stall-after", "1", "--stalls", "100"])
         let started = Date()
-        let result = try http.convert(try http.files("disk.raw", port: String(proxy.port)), try http.trust + ["--stall-timeout", "1", "--retries", "2"])
-        try http.expectFailure(result, containing: "stalled: no data for 1 s (gave up after 2 retries)")
-        #expect(Date().timeIntervalSince(started) < 30)
-        #expect(proxy.connections.count <= 3)
+        let result = try http.convert(try http.files("disk.raw", port: String(proxy.port)),
+                                      try http.trust + ["--connect-timeout", "1", "--retries", "1"])
+        try http.expectFailure(result, containing: "cannot connect to 127.0.0.1:\(proxy.port): no connection within 1 s (--connect-timeout)")
+        #expect(Date().timeIntervalSince(started) < 15)
     }
 }

@@ -38,9 +38,9 @@ struct HTTPFixture {
     }
 
     /// The import failed with one line on stderr containing `message`, and left nothing that looks like a target.
-    func expectFailure(_ result: Harness.Result, containing message: String, target: String = "out.img",
+    func expectFailure(_ result: Harness.Result, containing message: String, target: String = "out.img", status: Int32 = 1,
                        sourceLocation: SourceLocation = #_sourceLocation) throws {
-        try Harness.expectFailure(result, containing: message, leavingNothingNamed: target, in: directory,
+        try Harness.expectFailure(result, containing: message, leavingNothingNamed: target, in: directory, status: status,
                                   sourceLocation: sourceLocation)
     }
 
@@ -53,9 +53,12 @@ struct HTTPFixture {
     }
 
     /// A copy of the raw disk under the served scratch directory, for tests that change the file on the server.
-    func servedCopy(_ name: String) throws -> (url: String, path: String) {
+    func servedCopy(_ name: String) throws -> (url: String, path: String) { try served(try diskRaw, as: name) }
+
+    /// A copy of `file` under the served scratch directory (no login, ranges served), named to end in `name`.
+    func served(_ file: String, as name: String) throws -> (url: String, path: String) {
         let path = try fixtures["SCRATCH_WWW_DIR"] + "/" + UUID().uuidString + "-" + name
-        try FileManager.default.copyItem(atPath: try diskRaw, toPath: path)
+        try FileManager.default.copyItem(atPath: file, toPath: path)
         return (try files("scratch/" + (path as NSString).lastPathComponent), path)
     }
 }

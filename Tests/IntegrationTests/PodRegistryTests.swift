@@ -40,6 +40,20 @@ import Testing
         #expect(attributes[.posixPermissions] as? Int == 0o660, sourceLocation: sourceLocation)
     }
 
+    /// An image larger than the volume: CDI's words, wrapped as CDI's Convert phase (where a registry import
+    /// validates the size) wraps them, and no disk.
+    @Test func anImageLargerThanTheVolumeIsRefusedInCDIsWords() throws {
+        let registry = try RegistryFixture()
+        let pod = try PodWorld()
+        var env = try Self.environment(registry, endpoint: try registry.token("private/disk:latest"))
+        env["IMPORTER_IMAGE_SIZE"] = "1Mi"
+        let outcome = try pod.run(env)
+        let size = try #require(FileManager.default.attributesOfItem(atPath: try registry.oracle("amd64"))[.size] as? Int)
+        #expect(outcome.status == 1)
+        #expect(outcome.termination == "Unable to process data: Unable to convert source data to target format: virtual image size \(size) is larger than the reported available storage \(1 << 20). A larger PVC is required")
+        #expect(try pod.dataEntries() == [])
+    }
+
     /// The registry source streams the layer (no scratch volume is mounted, and none is asked for) through tokens
     /// with credentials, and the redirected blob reaches the storage host without the Authorization header.
     @Test(arguments: ["amd64", "arm64"])

@@ -9,11 +9,13 @@ import Testing
 @Suite struct FileTargetTests {
     static let MiB: UInt64 = 1 << 20
 
-    /// A file target in `dir` with plenty of room unless `free` says otherwise.
+    /// A file target in `dir` with plenty of room unless `free` says otherwise, under CDI's space rules at 0.055
+    /// unless `overhead` says otherwise (nil: qemu-img's rules).
     private func makeTarget(_ path: String, virtualSize: UInt64?, requested: UInt64? = nil, free: UInt64 = 1 << 40,
+                            overhead: FilesystemOverhead? = .standard,
                             preallocation: PreallocationMode = .off, progress: TransferProgress = TransferProgress()) throws -> FileTarget {
         try FileTarget(path: path, finalPath: path, virtualSize: virtualSize,
-                       space: SpacePlan(free: free, requested: requested, overhead: .standard), blockSize: 4096,
+                       space: SpacePlan(free: free, requested: requested, overhead: overhead), blockSize: 4096,
                        preallocation: preallocation, progress: progress)
     }
 
@@ -122,11 +124,14 @@ import Testing
             #expect(error.message.contains(dir.file("disk.img")))
             #expect(error.message.contains("8192"))
         }
-        // A raw stream of unknown size may grow only to the usable space.
+        // A raw stream of unknown size may grow only to the available space (CDI refuses a larger image), or
+        // under qemu-img's rules to the requested size.
         let stream = try makeTarget(dir.file("stream.img"), virtualSize: nil, free: 3 * Self.MiB)
-        #expect(stream.capacity == 2 * Self.MiB)
-        #expect(throws: DiskImportError.self) { try stream.writeZeros(at: 2 * Self.MiB - 1, length: 2) }
-        #expect(throws: DiskImportError.self) { _ = try stream.finish(guestSize: 2 * Self.MiB + 1) }
+        #expect(stream.capacity == 3 * Self.MiB)
+        #expect(throws: DiskImportError.self) { try stream.writeZeros(at: 3 * Self.MiB - 1, length: 2) }
+        #expect(throws: DiskImportError.self) { _ = try stream.finish(guestSize: 3 * Self.MiB + 1) }
+        let sized = try makeTarget(dir.file("sized.img"), virtualSize: nil, requested: 8 * Self.MiB, free: 3 * Self.MiB, overhead: nil)
+        #expect(sized.capacity == 8 * Self.MiB)
     }
 
     @Test func abortAndReleaseRemoveTheTemporaryFile() throws {
@@ -206,5 +211,8 @@ import Testing
         // A guest larger than min(usable, requested) keeps its size.
         let big = try makeTarget(dir.file("b.img"), virtualSize: 5 * Self.MiB, requested: 5 * Self.MiB + 1)
         #expect(try big.finish(guestSize: 5 * Self.MiB).length == 5 * Self.MiB)
+        // qemu-img's rules: the requested size itself, with no overhead, even past the free space.
+        let plain = try makeTarget(dir.file("c.img"), virtualSize: Self.MiB, requested: 64 * Self.MiB, free: 8 * Self.MiB, overhead: nil)
+        #expect(try plain.finish(guestSize: Self.MiB).length == 64 * Self.MiB)
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 
 #if canImport(Glibc)
@@ -40,7 +41,9 @@ func sh(_ executable: String, _ arguments: String...) throws -> String {
     let errors = err.fileHandleForReading.readDataToEndOfFile()
     process.waitUntilExit()
     guard process.terminationStatus == 0 else {
-        throw CommandFailed(description: "\(executable) \(arguments.joined(separator: " ")): \(String(decoding: errors, as: UTF8.self))")
+        let stderr = String(decoding: errors, as: UTF8.self)
+        throw CommandFailed(description: MissingProgram.explanation(program: executable, status: process.terminationStatus, stderr: stderr)
+            ?? "\(executable) \(arguments.joined(separator: " ")): \(stderr)")
     }
     return String(decoding: output, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
 }
@@ -88,7 +91,11 @@ final class MountedFilesystem {
         process.standardError = FileHandle.nullDevice
         try process.run()
         process.waitUntilExit()
-        guard process.terminationStatus == 0 else { throw CommandFailed(description: "\(mkfs.joined(separator: " ")) failed") }
+        guard process.terminationStatus == 0 else {
+            // env exits 127 for a program not on PATH (stderr is discarded here).
+            throw CommandFailed(description: process.terminationStatus == 127 ? MissingProgram.notInstalled(mkfs[0])
+                                                                              : "\(mkfs.joined(separator: " ")) failed")
+        }
         mountPoint = try ScratchDirectory()
         try sh("mount", device.path, mountPoint.path)
     }

@@ -4,8 +4,10 @@ import Target
 import Testing
 
 @Suite struct TargetOpenerTests {
-    private func open(_ path: String, virtualSize: UInt64? = 4096, requested: UInt64? = nil) throws -> DiskTarget {
-        try TargetOpener.open(path: path, options: TargetOptions(virtualSize: virtualSize, requestedSize: requested), progress: TransferProgress())
+    private func open(_ path: String, virtualSize: UInt64? = 4096, requested: UInt64? = nil,
+                      overhead: FilesystemOverhead? = nil) throws -> DiskTarget {
+        try TargetOpener.open(path: path, options: TargetOptions(virtualSize: virtualSize, requestedSize: requested, overhead: overhead),
+                              progress: TransferProgress())
     }
 
     private func usageError(_ path: String) throws -> DiskImportError {
@@ -57,17 +59,29 @@ import Testing
         #expect(try usageError(dir.file("dangling")).message.contains("symbolic link to nothing"))
     }
 
-    @Test func anImageLargerThanTheUsableSpaceIsRefusedBeforeAnyFileExists() throws {
+    /// CDI's rules compare the virtual size with min(free, requested), not with the usable size, and refuse in
+    /// CDI's words before any file exists.
+    @Test func underCDIsRulesAnImageLargerThanTheAvailableSpaceIsRefusedBeforeAnyFileExists() throws {
         let dir = try ScratchDirectory()
-        // requested 64 MiB → usable 60 MiB at 0.055.
         let error = try #require(throws: DiskImportError.self) {
-            _ = try open(dir.file("disk.img"), virtualSize: 61 << 20, requested: 64 << 20)
+            _ = try open(dir.file("disk.img"), virtualSize: (64 << 20) + 512, requested: 64 << 20, overhead: .standard)
         }
         #expect(error.kind == .space)
-        #expect(error.message.contains("63963136") && error.message.contains("62914560"))
+        #expect(error.message == "virtual image size 67109376 is larger than the reported available storage 67108864. A larger PVC is required")
         #expect(try dir.entries().isEmpty)
-        let fits = try open(dir.file("disk.img"), virtualSize: 60 << 20, requested: 64 << 20)
+        // Larger than usable(64 MiB, 0.055) = 60 MiB but not than the available 64 MiB: CDI imports it, unresized.
+        let fits = try open(dir.file("disk.img"), virtualSize: 64 << 20, requested: 64 << 20, overhead: .standard)
         #expect(fits.kind == .file)
+        #expect(try fits.finish(guestSize: 64 << 20).length == 64 << 20)
         fits.abort()
+    }
+
+    /// qemu-img's rules (the CLI's default): a sparse disk larger than the free space and than `--size` opens.
+    @Test func underQemuImgsRulesAVirtualSizeIsNeverRefusedForAFile() throws {
+        let dir = try ScratchDirectory()
+        let target = try open(dir.file("disk.img"), virtualSize: 1 << 40, requested: 64 << 20)
+        #expect(target.kind == .file)
+        target.abort()
+        #expect(try dir.entries().isEmpty)
     }
 }

@@ -61,7 +61,15 @@ int clinux_cleanup_register(const char *path);
 /// mallopt(M_MMAP_THRESHOLD, bytes): allocations of `bytes` or more get their own mapping, returned to the kernel on
 /// free. Setting it also stops glibc from raising the threshold after each large free.
 void clinux_map_allocations_from(size_t bytes);
-/// Forgets a slot from clinux_cleanup_register (the file is kept).
+/// Registers an open file written in place: on those signals it is truncated to 0 bytes (it cannot be removed), so
+/// no half-written disk keeps the length of a complete one. Returns a slot as clinux_cleanup_register does.
+int clinux_cleanup_register_truncate(int fd);
+
+/// Says whether a progress bar is drawn on the terminal (1) or not (0): on those signals the handler erases it
+/// before the process ends. Installs the handlers if they are not yet.
+void clinux_cleanup_progress_line(int drawn);
+
+/// Forgets a slot from clinux_cleanup_register or clinux_cleanup_register_truncate (the file is kept).
 void clinux_cleanup_unregister(int slot);
 
 #endif

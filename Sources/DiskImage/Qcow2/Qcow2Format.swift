@@ -31,14 +31,17 @@ public enum Qcow2Format: DiskImageFormat {
     }
 
     /// The header only; a backing file is described, not opened (as qemu-img info does).
+    /// From a stream, the snapshot table and bitmap directory are not read (they lie past the head info reads).
     public static func describe(_ stream: PeekableStream, length: UInt64?, name: String) throws -> ImageDescription {
         let header = try Qcow2Header.read(from: stream, name: name)
-        return ImageDescription(virtualSize: header.guestSize, details: header)
+        return ImageDescription(virtualSize: header.guestSize, details: Qcow2Details(header: header))
     }
 
     public static func describe(_ source: RandomAccessSource, name: String) throws -> ImageDescription {
         let header = try Qcow2Header.read(from: source)
-        return ImageDescription(virtualSize: header.guestSize, details: header)
+        return ImageDescription(virtualSize: header.guestSize, details: Qcow2Details(
+            header: header, snapshots: try Qcow2SnapshotTable.read(from: source, header: header),
+            bitmaps: try Qcow2BitmapDirectory.read(from: source, header: header)))
     }
 
     /// The header of the qcow2 image inside the .xz data next in `xz`, from its decoded first cluster (`sniffed`, its
@@ -50,5 +53,17 @@ public enum Qcow2Format: DiskImageFormat {
     }
 }
 
-/// qcow2's fields in `info` are rendered by `ImageInfo` (it resolves the backing file against the source's location).
-extension Qcow2Header: ImageDetails {}
+/// What `info` says of a qcow2: its header, and its snapshot table and persistent bitmaps when the image was read
+/// at any offset (nil from a stream). Rendered by `ImageInfo`, which resolves the backing file against the source's
+/// location.
+public struct Qcow2Details: ImageDetails {
+    public var header: Qcow2Header
+    public var snapshots: [Qcow2Snapshot]?
+    public var bitmaps: [Qcow2Bitmap]?
+
+    public init(header: Qcow2Header, snapshots: [Qcow2Snapshot]? = nil, bitmaps: [Qcow2Bitmap]? = nil) {
+        self.header = header
+        self.snapshots = snapshots
+        self.bitmaps = bitmaps
+    }
+}

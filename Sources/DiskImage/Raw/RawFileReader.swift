@@ -20,7 +20,7 @@ public final class RawFileReader: DiskImageReader {
     public init(file: LocalFile, pieceSize: UInt64 = 64 << 20) {
         self.file = file
         self.pieceSize = pieceSize
-        virtualSize = (file.length + 511) / 512 * 512
+        virtualSize = RawFormat.paddedSize(file.length)
     }
 
     public func convert(to sink: ExtentSink, progress: TransferProgress) throws -> UInt64 {
@@ -53,6 +53,13 @@ public final class RawFileReader: DiskImageReader {
         if let current = pending { try flush(current) }
         if size > position { try zeros(sink, position, size - position, progress) }
         return size
+    }
+
+    /// The file's data extents (lseek SEEK_DATA / SEEK_HOLE): what the target stores, less any zero blocks in them.
+    public func allocatedData() throws -> AllocatedData? {
+        var bytes: UInt64 = 0
+        try forEachDataExtent { bytes += UInt64($0.count) }
+        return AllocatedData(bytes: bytes, sourceFile: file.descriptor)
     }
 
     /// Holes shorter than this between two data extents are copied with them.

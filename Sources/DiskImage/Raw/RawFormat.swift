@@ -21,16 +21,38 @@ public enum RawFormat: DiskImageFormat {
     }
 
     public static func streamingReader(_ stream: PeekableStream, length: UInt64?, options: ReaderOptions) throws -> DiskImageReader {
-        guard length == nil else { return RawStreamReader(stream: stream, virtualSize: length) }
-        return RawStreamReader(stream: stream, limit: options.decodedLimit, reason: options.decodedLimitReason)
+        guard length == nil else { return RawStreamReader(stream: stream, virtualSize: length, inside: options.inside) }
+        return RawStreamReader(stream: stream, limit: options.decodedLimit, reason: options.decodedLimitReason, inside: options.inside)
     }
 
     public static func xzBlockReader(_ xz: PeekableStream, decodedHead: [UInt8], options: ReaderOptions) throws -> DiskImageReader? {
-        XzParallelRawReader(stream: xz, limit: options.decodedLimit, reason: options.decodedLimitReason)
+        XzParallelRawReader(stream: xz, limit: options.decodedLimit, reason: options.decodedLimitReason,
+                            inside: " inside xz" + options.inside)
     }
 
-    /// The layer's length: known for a file, a sized body or a tar entry; unknown under compression.
+    /// The layer's length in whole sectors: known for a file, a sized body or a tar entry; unknown under compression.
     public static func describe(_ stream: PeekableStream, length: UInt64?, name: String) throws -> ImageDescription {
-        ImageDescription(virtualSize: length)
+        ImageDescription(virtualSize: length.map(paddedSize))
+    }
+
+    /// qemu sizes a raw image in whole 512-byte sectors, the last one padded with zeros (block/file-posix.c rounds
+    /// the length up with `BDRV_SECTOR_SIZE`): a 12122-byte file is a 12288-byte disk for `qemu-img info` and
+    /// `convert` alike.
+    public static let sectorSize: UInt64 = 512
+
+    /// `length` rounded up to a whole sector.
+    public static func paddedSize(_ length: UInt64) -> UInt64 {
+        let (sum, overflow) = length.addingReportingOverflow(sectorSize - 1)
+        return overflow ? length : sum / sectorSize * sectorSize
+    }
+
+    /// Writes the zeros from `end`, where a raw image's bytes ended, to its padded size; returns that size.
+    static func pad(_ sink: ExtentSink, from end: UInt64, progress: TransferProgress) throws -> UInt64 {
+        let size = paddedSize(end)
+        if size > end {
+            try sink.writeZeros(at: end, length: size - end)
+            progress.addGuestBytes(size - end)
+        }
+        return size
     }
 }

@@ -19,14 +19,18 @@ public final class XzParallelRawReader: DiskImageReader, DecodedSizeLimit {
     private let memoryLimit: UInt64
     private var limit: UInt64
     private var limitReason: String?
+    /// The wrappers around the image, for the message: " inside xz".
+    private let inside: String
 
     /// - Parameters:
     ///   - stream: the .xz data (its stream header next).
     ///   - limit: the most decoded bytes accepted (`reason` says why, for the message).
     ///   - memoryLimit: a block needing a larger decoder is refused with a `.limit` error, as XzStream does.
+    ///   - inside: the wrappers around the image, for a refusal's message (" inside xz").
     public init(stream: ByteStream, threads: Int? = nil, limit: UInt64 = .max, reason: String? = nil,
-                memoryLimit: UInt64 = XzStream.defaultMemoryLimit) {
+                inside: String = " inside xz", memoryLimit: UInt64 = XzStream.defaultMemoryLimit) {
         self.stream = stream
+        self.inside = inside
         self.threads = max(1, threads ?? XzBlockParallelism.defaultThreadCount)
         self.limit = limit
         limitReason = reason
@@ -44,6 +48,7 @@ public final class XzParallelRawReader: DiskImageReader, DecodedSizeLimit {
 
     public func convert(to sink: ExtentSink, progress: TransferProgress) throws -> UInt64 {
         let splitter = XzBlockSplitter(stream, memoryLimit: memoryLimit)
+        let trailer = TrailerWindow()
         var workers: XzBlockWorkers?
         var localDecoder: XzBlockDecoder?
         do {
@@ -54,7 +59,7 @@ public final class XzParallelRawReader: DiskImageReader, DecodedSizeLimit {
                         threads: XzBlockWorkers.count(threads: threads, decoderMemory: block.memoryUsage, chunkSize: XzBlockParallelism.chunkSize,
                                                       memoryBudget: XzBlockParallelism.workerMemoryBudget),
                         bufferBudget: XzBlockParallelism.bufferBudget, chunkSize: XzBlockParallelism.chunkSize) {
-                        XzRawBlockWriter(sink: sink, progress: progress)
+                        XzRawBlockWriter(sink: sink, progress: progress, trailer: trailer)
                     }
                     workers = pool
                     try pool.submit(block, from: splitter)
@@ -71,13 +76,15 @@ public final class XzParallelRawReader: DiskImageReader, DecodedSizeLimit {
                         let end = offset.addingReportingOverflow(UInt64(bytes.count))
                         try admit(end: end)
                         try sink.write(bytes, at: offset)
+                        trailer.offer(bytes, at: offset)
                         progress.addGuestBytes(UInt64(bytes.count))
                         offset = end.partialValue
                     }
                 }
             }
             try workers?.finish()
-            return splitter.decodedSize
+            try FormatSniffer.refuse(trailer: trailer.trailer(endingAt: splitter.decodedSize), inside: inside)
+            return try RawFormat.pad(sink, from: splitter.decodedSize, progress: progress)
         } catch {
             workers?.abort()
             throw error
@@ -96,16 +103,19 @@ public final class XzParallelRawReader: DiskImageReader, DecodedSizeLimit {
 final class XzRawBlockWriter: XzBlockConsumer {
     private let sink: ExtentSink
     private let progress: TransferProgress
+    private let trailer: TrailerWindow
 
-    init(sink: ExtentSink, progress: TransferProgress) {
+    init(sink: ExtentSink, progress: TransferProgress, trailer: TrailerWindow) {
         self.sink = sink
         self.progress = progress
+        self.trailer = trailer
     }
 
     func begin(_ block: XzBlock) {}
 
     func consume(_ bytes: UnsafeRawBufferPointer, at offset: UInt64) throws {
         try sink.write(bytes, at: offset)
+        trailer.offer(bytes, at: offset)
         progress.addGuestBytes(UInt64(bytes.count))
     }
 

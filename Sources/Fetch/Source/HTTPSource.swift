@@ -5,6 +5,8 @@ import DiskImportCore
 public final class HTTPSource: OpenedSource {
     public let url: String
     private let body: HTTPStream
+    /// The body, its head sniffed when the server calls it HTML.
+    public let stream: ByteStream
     private let options: HTTPOptions
     /// The range probe's answer, once asked: a source, or nil for a server without ranges.
     private var probed: RandomAccessSource??
@@ -14,10 +16,16 @@ public final class HTTPSource: OpenedSource {
         self.url = url
         self.options = options
         body = try HTTPStream(client: HTTPClient(options: options), url: url, bufferCount: bufferCount, bufferSize: bufferSize)
+        let peekable = PeekableStream(body)
+        stream = peekable
+        let contentType = body.head["content-type"]
+        if HTMLPage.isHTMLType(contentType), HTMLPage.startsLikeHTML(try peekable.peek(HTMLPage.headLength)) {
+            throw DiskImportError.unsupported("\(DisplayURL.redacted(url)): the server answered \(body.head.status) with "
+                + "Content-Type \(contentType ?? "text/html") and an HTML page, not a disk image")
+        }
     }
 
     public var displayName: String { DisplayURL.redacted(url) }
-    public var stream: ByteStream { body }
     public var length: UInt64? { body.expectedLength }
 
     /// Only with --http-random-access: streaming stays the default (see HTTPOptions.randomAccess for the measurement).

@@ -5,9 +5,18 @@ public final class LocalFileSource: OpenedSource {
     public let file: LocalFile
     public let stream: ByteStream
 
-    public init(path: String) throws {
-        file = try LocalFile(path: path)
+    public init(file: LocalFile) {
+        self.file = file
         stream = file.stream()
+    }
+
+    /// A path or standard input: a regular file or block device as a `LocalFileSource`, a pipe, FIFO or character
+    /// device as a stream of unknown length (read as HTTP bodies are: front to back, scratch only with --scratch).
+    public static func open(_ input: LocalInput) -> OpenedSource {
+        switch input {
+        case .file(let file): return LocalFileSource(file: file)
+        case .stream(let stream): return StreamSource(stream: stream, displayName: stream.name)
+        }
     }
 
     public var displayName: String { file.path }

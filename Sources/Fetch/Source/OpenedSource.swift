@@ -34,6 +34,10 @@ public protocol OpenedSource: AnyObject {
     /// first; they count towards the layer stack's bound.
     var peeledLayers: [String] { get }
 
+    /// Bytes taken from the transport as stored, when the stream is not those bytes (a registry's disk stream is the
+    /// file inside compressed blobs): `--json`'s `bytes-read`. Nil when the stream's bytes are what is stored.
+    var storedBytesRead: UInt64? { get }
+
     /// Checks what the transport can only check at the end (a registry layer's digest), reading what the image
     /// reader left. Called after the reader is done and before the target is committed.
     func verifyRest() throws
@@ -44,5 +48,6 @@ extension OpenedSource {
     public func rangedReader() throws -> RandomAccessSource? { nil }
     public var prefersRangedReads: Bool { false }
     public var peeledLayers: [String] { [] }
+    public var storedBytesRead: UInt64? { nil }
     public func verifyRest() throws {}
 }

@@ -16,7 +16,11 @@ public enum SourceOpener {
                             checksum: Bool = false, purpose: Purpose = .convert) throws -> OpenedSource {
         switch location {
         case .file(let path):
-            return try LocalFileSource(path: path)
+            return LocalFileSource.open(try LocalInput.open(path: path))
+        case .standardInput:
+            return LocalFileSource.open(try LocalInput.standardInput())
+        case .unsupportedScheme(let scheme):
+            throw DiskImportError.unsupported("\(scheme):// sources are not supported: diskimport reads \(SourceLocation.supported)")
         case .http(let url):
             switch purpose {
             case .convert: return try HTTPSource(url: url, options: network)
@@ -30,7 +34,7 @@ public enum SourceOpener {
             }
             let reference = try RegistryReference(parsing: text)
             let client = try RegistryClient(for: reference, options: network)
-            return try RegistryDisk.open(reference, client: client, platform: platform ?? .host)
+            return try RegistryDisk.open(reference, client: client, requestedPlatform: platform)
         }
     }
 }

@@ -176,7 +176,8 @@ extension HTTPClient {
             throw fail(DiskImportError.io("read", "the file being uploaded", error))
         }
         guard code == CURLE_OK else {
-            var failure = TransferFailure.curl(code, detail: handle.detail(code), url: request.url, stallTimeout: options.stallTimeout)
+            var failure = TransferFailure.curl(code, detail: handle.detail(code), systemError: handle.systemError, url: request.url,
+                                               connectTimeout: options.connectTimeout)
             if code == CURLE_OPERATION_TIMEDOUT {
                 failure = TransferFailure(DiskImportError(.network,
                     "no progress for \(Int(options.stallTimeout)) s uploading to \(DisplayURL.host(request.url))"), retryable: true)

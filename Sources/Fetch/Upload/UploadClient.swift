@@ -169,7 +169,11 @@ public final class UploadClient {
         return try http.upload(request, on: handle, clientCertificate: options.clientCertificate, progress: progress)
     }
 
-    func backoff(attempt: Int) -> Double { http.backoff(attempt: attempt) }
+    /// The wait before reconnect `attempt` (1-based): the HTTP layer's jittered exponential back-off (RetryBudget).
+    func backoff(attempt: Int) -> Double {
+        var random = SystemRandomNumberGenerator()
+        return RetryBudget.backoff(failures: attempt, options: http.options, using: &random)
+    }
 
     /// Progress shows `offset` bytes sent (a retry or resume starts over from there).
     func rewindProgress(to offset: UInt64) {

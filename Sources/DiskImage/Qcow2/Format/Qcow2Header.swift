@@ -74,8 +74,6 @@ public struct Qcow2Header: Sendable, Equatable {
     public var l2EntryBytes: UInt64 { hasExtendedL2 ? 16 : 8 }
     /// log2 of the number of entries in one L2 table (one cluster).
     public var l2Bits: UInt32 { clusterBits - (hasExtendedL2 ? 4 : 3) }
-    /// Subclusters per cluster: 32 with extended L2, else 1.
-    public var subclustersPerCluster: UInt64 { hasExtendedL2 ? 32 : 1 }
     /// What a guest reads: qemu keeps `size / 512` sectors and drops a partial last one.
     public var guestSize: UInt64 { size & ~511 }
     /// Guest bytes one L1 entry covers.
@@ -145,6 +143,7 @@ public struct Qcow2Header: Sendable, Equatable {
         let extensionsEnd = backingFileOffset != 0 ? backingFileOffset : clusterSize
         extensions = try Qcow2HeaderExtensions(
             head: head, from: UInt64(headerLength), to: extensionsEnd, clusterSize: clusterSize, name: name)
+        extensions.bitmaps = try extensions.bitmaps?.validated(autoclearFeatures: autoclearFeatures, clusterSize: clusterSize, name: name)
 
         let unknown = incompatibleFeatures & ~IncompatibleFeature.known
         if unknown != 0 {

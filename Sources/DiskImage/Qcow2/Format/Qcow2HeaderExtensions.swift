@@ -17,7 +17,8 @@ public struct Qcow2HeaderExtensions: Sendable, Equatable {
     /// The external data file name, when there is one.
     public var dataFileName: String?
     public var hasEncryptionHeader = false
-    public var hasBitmaps = false
+    /// Where the persistent bitmaps are (read by `info` only: Qcow2BitmapDirectory).
+    public var bitmaps: Qcow2BitmapsExtension?
     /// Feature names the image itself declares: (type, bit) -> name. Type 0 is incompatible.
     public var featureNames: [FeatureKey: String] = [:]
 
@@ -58,8 +59,7 @@ public struct Qcow2HeaderExtensions: Sendable, Equatable {
             case Self.encryptionHeaderType:
                 hasEncryptionHeader = true
             case Self.bitmapsType:
-                // Persistent dirty bitmaps do not change what a guest reads: noted, not read.
-                hasBitmaps = true
+                bitmaps = try Qcow2BitmapsExtension(fields, at: data.lowerBound, length: length, name: name)
             case Self.dataFileType:
                 dataFileName = Self.cString(fields, data)
             default:

@@ -2,14 +2,16 @@ import DiskImportCore
 
 /// How `info` describes a qcow2 header: qemu-img info's "format-specific" data, with its key names.
 extension Qcow2Header {
-    /// qemu-img info --output json's `format-specific` object. Version 2 images have only compat,
-    /// compression type and refcount bits, as in qemu.
-    public var formatSpecificJSON: JSON {
+    /// qemu-img info --output json's `format-specific` object, with the image's persistent `bitmaps` when read.
+    /// Version 2 images have only compat, compression type and refcount bits, as in qemu. The keys are in the
+    /// order qemu prints them (its QDict's hash order), which the human form follows.
+    public func formatSpecificJSON(bitmaps: [Qcow2Bitmap]? = nil) -> JSON {
         var data: [(String, JSON)] = [
             ("compat", .string(compatLevel)),
             ("compression-type", .string(compressionType.description)),
         ]
         if version >= 3 { data.append(("lazy-refcounts", .bool(lazyRefcounts))) }
+        if let bitmaps, !bitmaps.isEmpty { data.append(("bitmaps", .array(bitmaps.map(\.json)))) }
         data.append(("refcount-bits", .number(Double(refcountBits))))
         if hasExternalDataFile {
             if let file = extensions.dataFileName { data.append(("data-file", .string(file))) }
@@ -23,9 +25,10 @@ extension Qcow2Header {
     }
 
     /// The same, as qemu-img info prints it under "Format specific information:".
-    public var formatSpecificLines: [String] {
+    public func formatSpecificLines(bitmaps: [Qcow2Bitmap]? = nil) -> [String] {
         var lines = ["compat: \(compatLevel)", "compression type: \(compressionType)"]
         if version >= 3 { lines.append("lazy refcounts: \(lazyRefcounts)") }
+        if let bitmaps, !bitmaps.isEmpty { lines += Qcow2Bitmap.humanLines(bitmaps) }
         lines.append("refcount bits: \(refcountBits)")
         if hasExternalDataFile {
             if let file = extensions.dataFileName { lines.append("data file: \(file)") }

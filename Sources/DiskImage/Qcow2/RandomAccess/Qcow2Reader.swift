@@ -34,8 +34,12 @@ public final class Qcow2Reader: DiskImageReader {
     /// The top image's header.
     public var header: Qcow2Header { top.header }
 
-    /// The paths of the backing files, nearest first.
-    public var backingFiles: [String] { layers.dropFirst().map { $0.source.displayName } }
+    /// The data clusters of the chain over the guest range (compressed ones at their guest size), found by walking
+    /// the tables as the transfer will; parts of them that are holes of a local image file hold no data.
+    public func allocatedData() throws -> AllocatedData? {
+        AllocatedData(bytes: try Qcow2DataMeasure(layers: layers).dataBytes(in: 0..<top.guestSize),
+                      sourceFile: top.source.localFile)
+    }
 
     public func convert(to sink: ExtentSink, progress: TransferProgress) throws -> UInt64 {
         for case let image as Qcow2Image in layers { image.progress = progress }

@@ -1,8 +1,9 @@
 import DiskImportCore
 
-/// Registry credentials from a Secret's `accessKeyId` and `secretKey`. They print as a placeholder, so they cannot
-/// leak into logs, errors or status by accident.
-public struct RegistryCredentials: Sendable, Equatable, CustomStringConvertible, CustomDebugStringConvertible {
+/// Credentials from a Secret's `accessKeyId` and `secretKey` (a registry's user and password, or an HTTP server's
+/// Basic credentials, as CDI's importer uses them). They print as a placeholder, so they cannot leak into logs,
+/// errors or status by accident.
+public struct SourceCredentials: Sendable, Equatable, CustomStringConvertible, CustomDebugStringConvertible {
     public let accessKeyId: String
     public let secretKey: String
 
@@ -11,19 +12,19 @@ public struct RegistryCredentials: Sendable, Equatable, CustomStringConvertible,
         self.secretKey = secretKey
     }
 
-    public var description: String { "<registry credentials>" }
+    public var description: String { "<source credentials>" }
     public var debugDescription: String { description }
 }
 
-/// How to reach one cron's registry: credentials and extra trusted CA certificates.
-public struct RegistryAccess: Sendable, Equatable {
-    public var credentials: RegistryCredentials?
+/// How to reach one cron's source (registry or HTTP server): credentials and extra trusted CA certificates.
+public struct SourceAccess: Sendable, Equatable {
+    public var credentials: SourceCredentials?
     /// The ConfigMap's directory (CDI's IMPORTER_CERT_DIR), when the cron names one.
     public var certificateDirectory: String?
     /// Every `*.crt` and `*.pem` file in it.
     public var certificateFiles: [String] = []
 
-    public init(credentials: RegistryCredentials? = nil, certificateDirectory: String? = nil, certificateFiles: [String] = []) {
+    public init(credentials: SourceCredentials? = nil, certificateDirectory: String? = nil, certificateFiles: [String] = []) {
         self.credentials = credentials
         self.certificateDirectory = certificateDirectory
         self.certificateFiles = certificateFiles
@@ -38,18 +39,17 @@ public struct SecretsDirectory: Sendable {
 
     public init(root: String?) { self.root = root }
 
-    /// The access a cron's registry source asks for; errors name the Secret or ConfigMap and the missing file,
-    /// never a value.
-    public func access(for source: RegistrySource) throws -> RegistryAccess {
-        var access = RegistryAccess()
+    /// The access a cron's source asks for; errors name the Secret or ConfigMap and the missing file, never a value.
+    public func access(for source: CronSource) throws -> SourceAccess {
+        var access = SourceAccess()
         if let secret = source.secretRef {
-            let dir = try directory(of: "secret", secret, field: "secretRef")
-            access.credentials = RegistryCredentials(
+            let dir = try directory(of: "secret", secret, field: "\(source.kind).secretRef")
+            access.credentials = SourceCredentials(
                 accessKeyId: try key("accessKeyId", in: dir, secret: secret),
                 secretKey: try key("secretKey", in: dir, secret: secret))
         }
         if let configMap = source.certConfigMap {
-            let dir = try directory(of: "config map", configMap, field: "certConfigMap")
+            let dir = try directory(of: "config map", configMap, field: "\(source.kind).certConfigMap")
             access.certificateDirectory = dir
             access.certificateFiles = try FileSystem.list(dir)
                 .filter { !$0.hasPrefix(".") && ($0.hasSuffix(".crt") || $0.hasSuffix(".pem")) }
@@ -64,7 +64,7 @@ public struct SecretsDirectory: Sendable {
 
     private func directory(of what: String, _ name: String, field: String) throws -> String {
         guard let root else {
-            throw DiskImportError.usage("registry.\(field) names \(what) \(name), but no --secrets directory was given")
+            throw DiskImportError.usage("\(field) names \(what) \(name), but no --secrets directory was given")
         }
         let dir = "\(root)/\(name)"
         guard FileSystem.isDirectory(dir) else {
