@@ -50,10 +50,12 @@ public struct UploadServerEnvironment: Sendable {
                 throw DiskImportError.usage("UPLOAD_IMAGE_SIZE \"\(text)\" is not a Kubernetes quantity of bytes")
             }
         }
+        // cmd/cdi-uploadserver: `strconv.ParseFloat(os.Getenv(common.FilesystemOverheadVar), 64)` with the error
+        // dropped, so unset is 0, as for the importer (ImporterEnvironment); the upload controller always sets it.
         do {
-            filesystemOverhead = try value("FILESYSTEM_OVERHEAD").map { try FilesystemOverhead(parsing: $0) } ?? .standard
+            filesystemOverhead = try value("FILESYSTEM_OVERHEAD").map { try FilesystemOverhead(parsing: $0) } ?? .none
         } catch {
-            throw DiskImportError.usage("FILESYSTEM_OVERHEAD \"\(environment["FILESYSTEM_OVERHEAD"] ?? "")\" is not a decimal fraction from 0 to 1")
+            throw DiskImportError.usage("FILESYSTEM_OVERHEAD \"\(environment["FILESYSTEM_OVERHEAD"] ?? "")\" is not a number from 0 to 1")
         }
         let preallocationText = environment["PREALLOCATION"] ?? ""
         guard let preallocation = preallocationText.isEmpty ? false : GoStrconv.parseBool(preallocationText) else {

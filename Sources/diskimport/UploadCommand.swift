@@ -79,11 +79,10 @@ struct UploadCommand: ParsableCommand {
             let display = (progress ?? ProgressDisplay.standardErrorIsTerminal) ? ProgressDisplay(progress: counters) : nil
             let summary: UploadSummary
             do {
+                defer { display?.stop() }
                 summary = try client.run()
-                display?.stop()
-            } catch {
-                display?.stop()
-                throw error
+                // Off a terminal, the last progress line says the upload is complete (as convert's does).
+                display?.finish()
             }
             let how = summary.resumable
                 ? "tus" + (summary.interruptions > 0 ? ", resumed \(summary.interruptions) times" : "")

@@ -1,7 +1,6 @@
 import ArgumentParser
 import DiskImportCore
 import Foundation
-import Logging
 import UploadServer
 
 struct UploadServerCommand: ParsableCommand {
@@ -46,12 +45,7 @@ struct UploadServerCommand: ParsableCommand {
     }
 
     func run() throws {
-        let level: Logger.Level = verbose || (klogVerbosity ?? 0) >= 3 ? .debug : .info
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = level
-            return handler
-        }
+        bootstrapPodLogging(verbose: verbose, klogVerbosity: klogVerbosity)
         var options = UploadServerOptions()
         options.paths.dataDirectory = dataDir
         options.paths.blockDevice = blockDevice

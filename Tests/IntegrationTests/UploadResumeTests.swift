@@ -138,9 +138,12 @@ import Testing
         let result = try Harness.run(Harness.binary, [
             "upload", image, "https://127.0.0.1:\(proxy.port)", "--no-resume", "--ca-file", UploadPKI.file("ca.crt"),
             "--client-cert", UploadPKI.file("client.crt"), "--client-key", UploadPKI.file("client.key"),
-            "--checksum", "sha256:" + (try Harness.tool("sha256sum", image).stdout.prefix(64)),
+            "--checksum", "sha256:" + (try Harness.tool("sha256sum", image).stdout.prefix(64)), "--progress",
         ])
         #expect(result.status == 0, "\(result.stderr)")
+        // --progress with stderr not a terminal: plain lines, the last one the whole file, no bar's escapes.
+        #expect(result.stderr.contains("diskimport: progress: 100% "), "\(result.stderr)")
+        #expect(!result.stderr.contains("\u{1B}["))
         // Two cut attempts (a retry may also meet a 503 while the server is still dropping the broken upload).
         #expect(result.stdout.contains("(plain POST, ") && result.stdout.contains(" retries)"), "\(result.stdout)")
         #expect(try world.outcome().status == 0)
