@@ -62,6 +62,17 @@ let package = Package(
             .product(name: "NIOSSL", package: "swift-nio-ssl"),
             .product(name: "Prometheus", package: "swift-prometheus"),
         ]),
+        // `diskimport upload-server`: CDI's upload server (HTTPS, client certificates, tus resume) streaming the request
+        // body into the same import pipeline.
+        .target(name: "UploadServer", dependencies: [
+            "COpenSSL", "CronController", "DiskImportCore", "Importer", "ImporterPod", "Fetch", "Target",
+            .product(name: "SystemPackage", package: "swift-system"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+            .product(name: "NIOSSL", package: "swift-nio-ssl"),
+        ]),
         // `diskimport import`: CDI's importer pod contract on top of the Importer.
         .target(name: "ImporterPod", dependencies: [
             "DiskImportCore", "Importer", "Target", "Codecs", "Fetch", "MetricsEndpoint",
@@ -76,6 +87,7 @@ let package = Package(
             "CronController",
             "ImporterPod",
             "MetricsEndpoint",
+            "UploadServer",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -93,6 +105,13 @@ let package = Package(
             .product(name: "Yams", package: "Yams"),
         ]),
         .testTarget(name: "IntegrationTests", dependencies: ["TestSupport"]),
+        .testTarget(name: "UploadServerTests", dependencies: [
+            "UploadServer", "DiskImportCore", "Fetch",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+            .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            .product(name: "Yams", package: "Yams"),
+        ]),
         .testTarget(name: "CodecsTests", dependencies: ["Codecs", "DiskImportCore", "TestSupport"]),
         .testTarget(name: "ImporterTests", dependencies: ["Importer", "Fetch", "DiskImportCore"]),
         .testTarget(name: "TargetTests", dependencies: ["Target", "DiskImage", "DiskImportCore", "CLinux", "TestSupport"]),

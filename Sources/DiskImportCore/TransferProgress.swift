@@ -17,6 +17,8 @@ public final class TransferProgress: Sendable {
     /// Bytes taken from the transport (compressed, as downloaded or read from disk).
     public var sourceBytes: UInt64 { sourceBytesCounter.load(ordering: .relaxed) }
     public func addSourceBytes(_ n: UInt64) { sourceBytesCounter.add(n, ordering: .relaxed) }
+    /// Takes back bytes counted for a transfer that starts again (an upload retried from an earlier offset).
+    public func rewindSourceBytes(by n: UInt64) { sourceBytesCounter.subtract(n, ordering: .relaxed) }
 
     /// The transport's total length, 0 while unknown.
     public var sourceTotal: UInt64 { sourceTotalValue.load(ordering: .relaxed) }

@@ -29,7 +29,7 @@ public final class HTTPClient: Sendable {
         if options.insecure {
             caBundle = nil
             Console.writeError("diskimport: warning: TLS certificate verification is disabled (--insecure): "
-                + "anyone on the network path can read and change what is downloaded\n")
+                + "anyone on the network path can read and change what is transferred\n")
         } else if options.caFiles.isEmpty {
             caBundle = nil
         } else {

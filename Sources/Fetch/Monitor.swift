@@ -7,11 +7,11 @@ import Glibc
 
 /// A mutex with one condition variable (pthread_mutex_t + pthread_cond_t): the producer and consumer of a bounded
 /// queue wait on it for space or data. Swift's `Mutex` has no condition variable.
-final class Monitor: @unchecked Sendable {
+public final class Monitor: @unchecked Sendable {
     private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
     private let condition = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
 
-    init() {
+    public init() {
         pthread_mutex_init(mutex, nil)
         var attributes = pthread_condattr_t()
         pthread_condattr_init(&attributes)
@@ -28,17 +28,17 @@ final class Monitor: @unchecked Sendable {
     }
 
     /// Runs `body` holding the mutex.
-    func locked<T>(_ body: () throws -> T) rethrows -> T {
+    public func locked<T>(_ body: () throws -> T) rethrows -> T {
         pthread_mutex_lock(mutex)
         defer { pthread_mutex_unlock(mutex) }
         return try body()
     }
 
     /// Waits for a broadcast (pthread_cond_wait); call only inside `locked`, and re-check the condition after.
-    func wait() { pthread_cond_wait(condition, mutex) }
+    public func wait() { pthread_cond_wait(condition, mutex) }
 
     /// Waits for a broadcast or until `seconds` pass (pthread_cond_timedwait on CLOCK_MONOTONIC); inside `locked`.
-    func wait(seconds: Double) {
+    public func wait(seconds: Double) {
         var deadline = timespec()
         clock_gettime(CLOCK_MONOTONIC, &deadline)
         let whole = Int(seconds)
@@ -52,19 +52,19 @@ final class Monitor: @unchecked Sendable {
     }
 
     /// Wakes every waiter (pthread_cond_broadcast); call inside `locked`.
-    func broadcast() { pthread_cond_broadcast(condition) }
+    public func broadcast() { pthread_cond_broadcast(condition) }
 }
 
 /// Seconds on CLOCK_MONOTONIC, for stall detection and back-off.
-enum Monotonic {
-    static func now() -> Double {
+public enum Monotonic {
+    public static func now() -> Double {
         var ts = timespec()
         clock_gettime(CLOCK_MONOTONIC, &ts)
         return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
     }
 
     /// nanosleep(2) for `seconds`.
-    static func sleep(_ seconds: Double) {
+    public static func sleep(_ seconds: Double) {
         var request = timespec(tv_sec: Int(seconds), tv_nsec: Int((seconds - Double(Int(seconds))) * 1e9))
         var left = timespec()
         while nanosleep(&request, &left) != 0 && errno == EINTR { request = left }
@@ -73,14 +73,14 @@ enum Monotonic {
 
 /// A joinable thread running one object's `run()` (pthread_create with an Unmanaged context: a capturing closure
 /// cannot be a C function pointer).
-final class WorkerThread {
+public final class WorkerThread {
     private var thread = pthread_t()
     private var joined = false
 
     /// Something a worker thread runs.
-    protocol Job: AnyObject { func run() }
+    public protocol Job: AnyObject { func run() }
 
-    init(_ job: Job) throws {
+    public init(_ job: Job) throws {
         final class Box { let job: Job; init(_ job: Job) { self.job = job } }
         let context = Unmanaged.passRetained(Box(job)).toOpaque()
         let status = pthread_create(&thread, nil, { context in
@@ -95,7 +95,7 @@ final class WorkerThread {
     }
 
     /// Waits for the thread to end (pthread_join); later calls return at once.
-    func join() {
+    public func join() {
         guard !joined else { return }
         joined = true
         pthread_join(thread, nil)

@@ -17,14 +17,25 @@ import Glibc
 /// The archive is extracted into a staging directory inside the volume and moved into place entry by entry (rename)
 /// only once it is complete and on stable storage, so a failed import (a broken download, a refused entry, a
 /// checksum mismatch) leaves nothing of itself in the volume.
-struct ArchiveImport {
+public struct ArchiveImport {
     /// The endpoint and how to reach it (network options, checksum), as for a disk image.
     let request: ConvertRequest
     let directory: String
     let progress: TransferProgress
     let logger: Logger
+    /// The archive's source when the caller opened it (an upload's request body); else the endpoint is opened.
+    let source: (any OpenedSource)?
 
-    func run() throws {
+    public init(request: ConvertRequest, directory: String, progress: TransferProgress, logger: Logger,
+                source: (any OpenedSource)? = nil) {
+        self.request = request
+        self.directory = directory
+        self.progress = progress
+        self.logger = logger
+        self.source = source
+    }
+
+    public func run() throws {
         let phases = PhaseRunner(logger: logger)
         let root = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         if root < 0 { throw DiskImportError.io("open data directory", directory, Errno(rawValue: errno)) }
@@ -57,11 +68,7 @@ struct ArchiveImport {
     private func extract(into stagingPath: String) throws -> SafeArchiveExtractor.Summary {
         let free = try FilesystemInfo.of(directory).availableBytes
         let limit = min(free, request.requestedSize ?? free)
-        let location = SourceLocation(request.source)
-        if case .registry = location {
-            throw DiskImportError.usage("content type archive is not available for registry sources")
-        }
-        var stream = try SourceOpener.open(location, network: request.network, platform: nil).stream
+        var stream = try openSource().stream
         var verifying: ChecksumStream?
         if let checksum = request.checksum {
             let checked = try ChecksumStream(stream, expected: checksum)
@@ -72,6 +79,16 @@ struct ArchiveImport {
                                                                                  into: stagingPath)
         try verifying?.verify()
         return summary
+    }
+
+    /// The source given, or the endpoint's (a registry has no archives).
+    private func openSource() throws -> any OpenedSource {
+        if let source { return source }
+        let location = SourceLocation(request.source)
+        if case .registry = location {
+            throw DiskImportError.usage("content type archive is not available for registry sources")
+        }
+        return try SourceOpener.open(location, network: request.network, platform: nil)
     }
 
     /// renameat(2) of each top-level entry into the data directory. An existing name there is refused rather than

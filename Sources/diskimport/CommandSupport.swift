@@ -17,6 +17,17 @@ struct CommonOptions: ParsableArguments {
     }
 }
 
+/// Logging for the commands CDI runs as a pod's entrypoint (`import`, `upload-server`): info and up on stderr, debug
+/// too with `--verbose` or klog's `-v=3` and above (the verbosity CDI's controller passes).
+func bootstrapPodLogging(verbose: Bool, klogVerbosity: Int?) {
+    let level: Logger.Level = verbose || (klogVerbosity ?? 0) >= 3 ? .debug : .info
+    LoggingSystem.bootstrap { label in
+        var handler = StreamLogHandler.standardError(label: label)
+        handler.logLevel = level
+        return handler
+    }
+}
+
 /// Exit statuses, as sysexits.h names them: what scripts branch on.
 enum ExitStatus {
     /// The import (or whatever the command does) failed.

@@ -11,7 +11,7 @@ struct DiskImportCommand: ParsableCommand {
         abstract: "Import disk images (qcow2 or raw, plain or gz/xz/zstd) from a path, an http(s):// URL, a docker:// reference "
             + "or an s3:// or gs:// object into a sparse file or a block device.",
         version: "diskimport version \(diskimportVersion)",
-        subcommands: [ConvertCommand.self, InfoCommand.self, ImportCommand.self, CronCommand.self]
+        subcommands: [ConvertCommand.self, InfoCommand.self, ImportCommand.self, CronCommand.self, UploadServerCommand.self, UploadCommand.self]
     )
 
     static func main() {

@@ -2,7 +2,6 @@ import ArgumentParser
 import DiskImportCore
 import Foundation
 import ImporterPod
-import Logging
 
 struct ImportCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -47,12 +46,7 @@ struct ImportCommand: ParsableCommand {
     }
 
     func run() throws {
-        let level: Logger.Level = verbose || (klogVerbosity ?? 0) >= 3 ? .debug : .info
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = level
-            return handler
-        }
+        bootstrapPodLogging(verbose: verbose, klogVerbosity: klogVerbosity)
         var options = PodOptions()
         options.paths.dataDirectory = dataDir
         options.paths.blockDevice = blockDevice

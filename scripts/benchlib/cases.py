@@ -212,9 +212,12 @@ def registry_gzip(ctx, layout):
     return ours, peer, stages
 
 
+from .upload import upload_qcow2  # noqa: E402
+
 QEMU = "qemu-img convert -O raw"
 CDI_HTTP = "curl > scratch; xz -dc > scratch; qemu-img convert -t writeback"
 CDI_REGISTRY = "skopeo copy dir:scratch; tar -xz; qemu-img convert -t writeback"
+CDI_UPLOAD = "TLS body > scratch; qemu-img convert -t writeback"
 
 CASES = [
     Case("qcow2-64k", "issue", "real", "qcow2", QEMU, "qcow2", NO_SYNC, 0.9, local_qcow2),
@@ -242,6 +245,8 @@ CASES = [
          note="streamOptimized: deflate grains inflated on every core"),
     Case("vmdk-stream.gz", "issue", "real", "vmdk-stream.gz", "gzip -dc > scratch; " + QEMU, "vmdk", NO_SYNC, None,
          vmdk_gz, note="streamed by grain markers, 0 scratch; bound: 1.15x the slowest stage alone"),
+    Case("upload-qcow2", "issue", "real", "qcow2", CDI_UPLOAD, "upload", SYNC, 0.5, upload_qcow2,
+         note="diskimport upload-server; the peer saves the body to scratch (nginx, TLS) first"),
     Case("mixed-qcow2-64k", "mixed", "mixed", "qcow2", QEMU, "qcow2", NO_SYNC, 0.9, local_qcow2),
     Case("mixed-qcow2-zlib", "mixed", "mixed", "qcow2-zlib", QEMU, "qcow2", NO_SYNC, 0.5, local_qcow2),
     Case("mixed-qcow2-512", "mixed", "mixed", "qcow2-512", QEMU, "qcow2", NO_SYNC, 0.3, local_qcow2),

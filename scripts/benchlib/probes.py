@@ -55,6 +55,13 @@ class Probes:
             return ("skipped", "the pgzip peer: " + why) if why else self.check("gzip-qcow2")
         if feature == "xz":
             return self._run([b, "convert", tiny["raw.xz"]])
+        if feature == "upload":
+            from .upload import probe
+            message = probe(b, self.work, tiny["raw"])
+            if message is None:
+                return None
+            return ("skipped", "not on main yet (%s)" % message[:160]) if MISSING.search(message) \
+                else ("failed", "probe failed: " + message[:300])
         ok, why = self.servers.available()
         if not ok:
             return ("skipped", why)
