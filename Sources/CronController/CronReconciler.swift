@@ -1,6 +1,7 @@
 import DiskImportCore
 import Fetch
 import Logging
+import Target
 
 /// What one tick did to one cron, for the command line.
 public struct CronTickOutcome: Sendable, Equatable {
@@ -38,6 +39,7 @@ struct CronReconciler {
     let secrets: SecretsDirectory
     let settings: HyperConvergedSettings
     let storageClasses: StorageClasses
+    let overheadArithmetic: OverheadArithmetic
     let logger: Logger
 
     /// Whether the cron's schedule asks for a poll at `now`: never with an empty schedule, at once when it has
@@ -249,7 +251,7 @@ struct CronReconciler {
     private func importVolume(_ cron: DataImportCron, digest: String, volume: String, into storageClass: StorageClass,
                               access: SourceAccess, status: inout CronStatusRecord, now: UTCInstant) throws {
         let sizing = try VolumeSizing(requestedSize: cron.storage.size,
-                                      filesystemOverhead: settings.filesystemOverhead(storageClass: storageClass.name),
+                                      filesystemOverhead: settings.filesystemOverhead(storageClass: storageClass.name).using(overheadArithmetic),
                                       inflatedByOverhead: !cron.storage.isPVCSpec)
         // A registry import reads the digest polled; an HTTP one the URL, pinned to the version polled.
         let reference = cron.source.registry?.reference(pinnedTo: digest) ?? cron.source.url

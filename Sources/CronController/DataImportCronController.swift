@@ -1,6 +1,7 @@
 import DiskImportCore
 import Foundation
 import Logging
+import Target
 
 /// The local DataImportCron controller: owns one STORAGE directory (holding its lock for its whole life) and
 /// evaluates every configured cron once per `tick`.
@@ -11,6 +12,7 @@ public final class DataImportCronController: Sendable {
     private let importer: VolumeImporter
     private let secrets: SecretsDirectory
     private let parallel: Int
+    private let overheadArithmetic: OverheadArithmetic
     private let logger: Logger
     /// `--storage-classes FILE`, re-read every tick; nil means STORAGE is the one class `default`.
     private let storageClassesPath: String?
@@ -34,9 +36,11 @@ public final class DataImportCronController: Sendable {
 
     /// Takes STORAGE's lock (failing at once when another controller holds it) and prepares its layout. STORAGE
     /// must hold cron state already, or be a first run (`StorageDirectory`); it is used as an absolute path.
-    /// Reads `storageClassesPath` once here, so a bad file fails at start.
+    /// Reads `storageClassesPath` once here, so a bad file fails at start. Volumes are sized with
+    /// `overheadArithmetic`: which CDI release's formulas the claims follow.
     public init(storage: String, poller: SourcePoller, importer: VolumeImporter, secrets: SecretsDirectory,
-                parallel: Int = 1, storageClassesPath: String? = nil, logger: Logger = Log.logger("cron")) throws {
+                parallel: Int = 1, storageClassesPath: String? = nil, overheadArithmetic: OverheadArithmetic = .current,
+                logger: Logger = Log.logger("cron")) throws {
         // A bad classes file fails before anything is created.
         let classes = try storageClassesPath.map(StorageClasses.load)
         let (root, firstRun) = try StorageDirectory.forController(storage)
@@ -50,6 +54,7 @@ public final class DataImportCronController: Sendable {
         self.importer = importer
         self.secrets = secrets
         self.parallel = max(1, parallel)
+        self.overheadArithmetic = overheadArithmetic
         self.logger = logger
     }
 
@@ -62,7 +67,7 @@ public final class DataImportCronController: Sendable {
         try cleanUpDeletedCrons(keeping: Set(config.crons.map(\.name)))
         let reconciler = CronReconciler(store: store, poller: poller, importer: importer, secrets: secrets,
                                         settings: config.hyperConverged ?? HyperConvergedSettings(), storageClasses: classes,
-                                        logger: logger)
+                                        overheadArithmetic: overheadArithmetic, logger: logger)
         let results = ParallelResults(count: config.crons.count)
         let workers = min(parallel, config.crons.count)
         let crons = config.crons

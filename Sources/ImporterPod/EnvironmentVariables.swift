@@ -39,6 +39,8 @@ extension EnvironmentVariable {
               meaning: "Go boolean (1 t T TRUE true True 0 f F FALSE false False, unset = false): reserve every block of the disk; another value is CDI's error, exit 1"),
         .init(name: "FILESYSTEM_OVERHEAD", handling: .honoured,
               meaning: "fraction of a filesystem volume kept free, read as Go's strconv.ParseFloat reads it (0.055, 5.5e-2; unset = 0, as in CDI); a value that is not a number from 0 to 1 is refused"),
+        .init(name: "DISKIMPORT_OVERHEAD_ARITHMETIC", handling: .honoured,
+              meaning: "diskimport's own (CDI sets no such variable): which CDI release's overhead arithmetic to follow, v1.63 (the default: avail / (1 + o) and size × (1 + o), CDI v1.63.0 and later) or v1.62 ((1 - o) × avail and size / (1 - o), CDI v1.62.0 and earlier); set it in the image for an older CDI; another value is refused"),
         .init(name: "IMPORTER_CHECKSUM", handling: .honoured,
               meaning: "algorithm:hex (md5, sha1, sha256, sha512) of the downloaded bytes; a mismatch fails with \"checksum mismatch\" and removes the target"),
         .init(name: "IMPORTER_REGISTRY_IMAGE_ARCHITECTURE", handling: .honoured,

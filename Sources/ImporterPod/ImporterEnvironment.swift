@@ -135,6 +135,7 @@ extension ImporterEnvironment {
         } catch {
             throw DiskImportError.usage("FILESYSTEM_OVERHEAD \"\(environment["FILESYSTEM_OVERHEAD"] ?? "")\" is not a number from 0 to 1")
         }
+        filesystemOverhead = filesystemOverhead.using(try OverheadArithmetic(environment: environment))
         checksum = try value("IMPORTER_CHECKSUM").map { text in
             do { return try Checksum(parsing: text) } catch let error as DiskImportError {
                 throw DiskImportError.usage("IMPORTER_CHECKSUM: \(error.message)")

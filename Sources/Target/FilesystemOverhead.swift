@@ -7,6 +7,8 @@ public struct FilesystemOverhead: Sendable, Equatable, CustomStringConvertible {
     public let value: Double
     /// The text it was read from, for messages.
     public let description: String
+    /// Which CDI release's formulas `SpaceRules` applies to it.
+    public private(set) var arithmetic: OverheadArithmetic = .current
 
     /// 5.5%: the default HCO documents for `filesystemOverhead` (CDI's own CDIConfig default is 0.06,
     /// `common.DefaultGlobalOverhead`).
@@ -18,6 +20,13 @@ public struct FilesystemOverhead: Sendable, Equatable, CustomStringConvertible {
     private init(value: Double, description: String) {
         self.value = value
         self.description = description
+    }
+
+    /// This overhead, computed with `arithmetic`.
+    public func using(_ arithmetic: OverheadArithmetic) -> FilesystemOverhead {
+        var overhead = self
+        overhead.arithmetic = arithmetic
+        return overhead
     }
 
     /// Any number Go's ParseFloat reads ("0.055", "5.5e-2", "0x1p-4", ".06") from 0 to 1. Throws a `.usage` error

@@ -1,31 +1,43 @@
 import DiskImportCore
 
-/// CDI's filesystem-overhead arithmetic, computed as CDI v1.66 computes it: in float64, operation for operation,
-/// so that every result is CDI's to the byte, at the boundaries too (pkg/util/util.go `GetUsableSpace`,
-/// `GetRequiredSpace`, `RoundUp`, `RoundDown`).
+/// CDI's filesystem-overhead arithmetic, computed as CDI computes it: in float64, operation for operation, so that
+/// every result is CDI's to the byte, at the boundaries too (pkg/util/util.go `GetUsableSpace`, `GetRequiredSpace`,
+/// `RoundUp`, `RoundDown`).
 ///
-/// Both divide or multiply by `1 + o`: CDI changed that in "Fix math in overhead size calculations"
-/// (kubevirt/containerized-data-importer#3779, commit 26e34df4f, first released in v1.63.0 and backported to
-/// release-v1.62). CDI v1.62.0 and earlier computed `(1 - o) × avail` and `size / (1 - o)`.
+/// By default both divide or multiply by `1 + o`, as CDI v1.63.0 and later (v1.66 included) do; CDI v1.62.0 and
+/// earlier computed `(1 - o) × avail` and `size / (1 - o)`, which an overhead's `arithmetic` of `.legacy` selects
+/// (see `OverheadArithmetic`).
 public enum SpaceRules {
     /// `util.DefaultAlignBlockSize`.
     public static let mebibyte: UInt64 = 1 << 20
 
-    /// `GetUsableSpace`: `RoundDown(int64(math.Ceil(float64(avail) / (1 + o))), 1 MiB)`, the largest disk CDI
+    /// `GetUsableSpace`: `RoundDown(int64(math.Ceil(float64(avail) / (1 + o))), 1 MiB)` (v1.63.0 and later) or
+    /// `RoundDown(int64(math.Ceil((1 - o) * float64(avail))), 1 MiB)` (v1.62.0 and earlier), the largest disk CDI
     /// makes on a filesystem with `available` bytes (the importer's and the upload server's resize target).
     public static func usable(available: UInt64, overhead o: FilesystemOverhead) -> UInt64 {
-        let quotient = (Double(Int64(clamping: available)) / (1 + o.value)).rounded(.up)
+        let avail = Double(Int64(clamping: available))
+        let quotient: Double
+        switch o.arithmetic {
+        case .current: quotient = (avail / (1 + o.value)).rounded(.up)
+        case .legacy: quotient = ((1 - o.value) * avail).rounded(.up)
+        }
         // float64 → int64 is exact below 2⁶³; at or above it (an `available` within 512 bytes of 2⁶³, overhead 0)
         // Go's conversion is not defined, and this saturates.
         let space = quotient < 0x1p63 ? UInt64(quotient) : UInt64(Int64.max)
         return space / mebibyte * mebibyte
     }
 
-    /// `GetRequiredSpace`: `int64(math.Ceil(float64(RoundUp(size, 1 MiB)) * (1 + o)))`, the claim CDI's `storage:`
-    /// API requests so that a disk of `size` fits (`InflateSizeWithOverhead`). Nil when it exceeds int64.
+    /// `GetRequiredSpace`: `int64(math.Ceil(float64(RoundUp(size, 1 MiB)) * (1 + o)))` (v1.63.0 and later) or
+    /// `int64(math.Ceil(float64(RoundUp(size, 1 MiB)) / (1 - o)))` (v1.62.0 and earlier), the claim CDI's
+    /// `storage:` API requests so that a disk of `size` fits (`InflateSizeWithOverhead`). Nil when it exceeds int64
+    /// (legacy arithmetic with an overhead of 1 divides by zero).
     public static func required(size: UInt64, overhead o: FilesystemOverhead) -> UInt64? {
         guard let aligned = roundUp(size, mebibyte) else { return nil }
-        let space = (Double(aligned) * (1 + o.value)).rounded(.up)
+        let space: Double
+        switch o.arithmetic {
+        case .current: space = (Double(aligned) * (1 + o.value)).rounded(.up)
+        case .legacy: space = (Double(aligned) / (1 - o.value)).rounded(.up)
+        }
         return space < 0x1p63 ? UInt64(space) : nil
     }
 

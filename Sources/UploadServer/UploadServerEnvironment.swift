@@ -57,6 +57,7 @@ public struct UploadServerEnvironment: Sendable {
         } catch {
             throw DiskImportError.usage("FILESYSTEM_OVERHEAD \"\(environment["FILESYSTEM_OVERHEAD"] ?? "")\" is not a number from 0 to 1")
         }
+        filesystemOverhead = filesystemOverhead.using(try OverheadArithmetic(environment: environment))
         let preallocationText = environment["PREALLOCATION"] ?? ""
         guard let preallocation = preallocationText.isEmpty ? false : GoStrconv.parseBool(preallocationText) else {
             throw DiskImportError.usage("PREALLOCATION \"\(preallocationText)\" is not a boolean; expected \"true\" or \"false\"")

@@ -26,6 +26,9 @@ struct ConvertCommand: ParsableCommand {
         """, valueName: "fraction"))
     var filesystemOverhead: String?
 
+    @Option(help: OverheadArithmetic.help)
+    var overheadArithmetic: OverheadArithmetic = .current
+
     @Option(help: "Reserve the target file's space: off (sparse), falloc (fallocate), full (fallocate, else write zeros).")
     var preallocation: PreallocationMode = .off
 
@@ -86,7 +89,7 @@ struct ConvertCommand: ParsableCommand {
         }
         var request = ConvertRequest(source: source, target: target)
         request.requestedSize = try size.map(Quantity.bytes)
-        request.filesystemOverhead = try filesystemOverhead.map(FilesystemOverhead.init(parsing:))
+        request.filesystemOverhead = try filesystemOverhead.map(FilesystemOverhead.init(parsing:))?.using(overheadArithmetic)
         request.preallocation = preallocation
         request.sync = sync
         request.followBacking = !noBacking
@@ -120,3 +123,12 @@ struct ConvertCommand: ParsableCommand {
 }
 
 extension PreallocationMode: ExpressibleByArgument {}
+
+extension OverheadArithmetic: ExpressibleByArgument {
+    public init?(argument: String) { try? self.init(parsing: argument) }
+
+    /// Shared by `convert` and the cron commands.
+    static let help = ArgumentHelp(
+        "Which CDI release's overhead arithmetic CDI's space rules follow: v1.63 (CDI v1.63.0 and later: avail / (1 + o), size × (1 + o)) or v1.62 (CDI v1.62.0 and earlier: (1 - o) × avail, size / (1 - o)).",
+        valueName: "release")
+}

@@ -2,6 +2,7 @@ import ArgumentParser
 import CronController
 import DiskImportCore
 import MetricsEndpoint
+import Target
 
 struct CronCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -33,6 +34,9 @@ struct CronOptions: ParsableArguments {
         valueName: "amd64,arm64"))
     var architectures: String?
 
+    @Option(help: OverheadArithmetic.help)
+    var overheadArithmetic: OverheadArithmetic = .current
+
     /// `--architectures` as a list: registry (Go) names such as amd64, arm64, s390x.
     func architectureList() throws -> [String] {
         guard let architectures else { return CronConfigLoader.defaultArchitectures }
@@ -57,7 +61,8 @@ struct CronOptions: ParsableArguments {
         let (poller, importer) = SourceBackends.make()
         let controller = try DataImportCronController(
             storage: storage, poller: poller, importer: importer,
-            secrets: SecretsDirectory(root: secrets), parallel: parallel, storageClassesPath: storageClasses)
+            secrets: SecretsDirectory(root: secrets), parallel: parallel, storageClassesPath: storageClasses,
+            overheadArithmetic: overheadArithmetic)
         if controller.isFirstRun {
             Console.writeError("diskimport: first run: cron state created in \(controller.store.root)\n")
         }

@@ -10,6 +10,7 @@ struct UploadServerCommand: ParsableCommand {
         discussion: """
             Reads CDI's upload server environment: LISTEN_ADDRESS, LISTEN_PORT (8443), DESTINATION, TLS_CERT_FILE, \
             TLS_KEY_FILE, CLIENT_CERT_FILE, CLIENT_NAME, UPLOAD_IMAGE_SIZE, FILESYSTEM_OVERHEAD, PREALLOCATION, \
+            DISKIMPORT_OVERHEAD_ARITHMETIC (v1.63 or v1.62: the CDI release whose arithmetic sizes the disk), \
             TLS_CIPHERS, TLS_MIN_VERSION and DEADLINE (README.md describes each). Serves CDI's endpoints \
             (/v1beta1/upload, upload-async, upload-form, upload-form-async, upload-archive, the v1alpha1 aliases, \
             /healthz) and tus 1.0 resumable uploads on the raw ones; exits once the upload is complete.

@@ -90,9 +90,10 @@ struct CronStorageClassTests {
     }
 
     /// DESIGN.md section 5: a `storage:` request gets capacity required(size, o) and a disk of the request; a `pvc:`
-    /// request is the capacity, and the disk is usable(size, o) = roundDown(ceil(size / (1 + o)), 1 MiB).
-    @Test func perClassAndGlobalOverheadSizeVolumesExactly() throws {
-        let world = try CronWorld("overhead")
+    /// request is the capacity, and the disk is usable(size, o) = roundDown(ceil(size / (1 + o)), 1 MiB). With
+    /// `--overhead-arithmetic v1.62`, CDI v1.62.0's: required = ceil(size / (1 - o)), usable = ceil((1 - o) × size).
+    @Test(arguments: [false, true]) func perClassAndGlobalOverheadSizeVolumesExactly(legacy: Bool) throws {
+        let world = try CronWorld(legacy ? "overhead-v162" : "overhead")
         let a = try world.push("a", disk: try world.makeDisk("A"))
         let classes = world.registry.directory.file("classes.yaml")
         try Self.classesYAML(world, [("fast", Self.virt, nil), ("standard", nil, nil)]).write(toFile: classes, atomically: true, encoding: .utf8)
@@ -124,12 +125,18 @@ struct CronStorageClassTests {
             \(template("standard-storage", api: "storage", storageClass: "standard"))
             \(template("standard-pvc", api: "pvc", storageClass: "standard"))
             """)
-        let tick = try world.tick(Self.times[0], ["--storage-classes", classes, "--parallel", "2"])
+        let arithmetic = legacy ? ["--overhead-arithmetic", "v1.62"] : []
+        let tick = try world.tick(Self.times[0], ["--storage-classes", classes, "--parallel", "2"] + arithmetic)
         #expect(tick.status == 0, "\(tick.stderr)")
         let status = try world.status()
         let hex = a.dropFirst("sha256:".count).prefix(12)
         // (volume, capacity, disk size)
-        let expected: [(String, Int, Int)] = [
+        let expected: [(String, Int, Int)] = legacy ? [
+            ("fast-storage", 74_565_405, 64 << 20),       // ceil(64 MiB / 0.9)
+            ("fast-pvc", 64 << 20, 57 << 20),             // roundDown(ceil(0.9 × 67108864) = 60397978, 1 MiB)
+            ("standard-storage", 72_160_069, 64 << 20),   // ceil(64 MiB / 0.93)
+            ("standard-pvc", 64 << 20, 59 << 20),         // roundDown(ceil(0.93 × 67108864) = 62411244, 1 MiB)
+        ] : [
             ("fast-storage", 73_819_751, 64 << 20),       // ceil(64 MiB × 1.1); the disk is the request
             ("fast-pvc", 64 << 20, 58 << 20),             // roundDown(ceil(67108864 / 1.1) = 61008059, 1 MiB)
             ("standard-storage", 71_806_485, 64 << 20),   // ceil(64 MiB × 1.07)

@@ -30,6 +30,30 @@ import Testing
         #expect(outcome.stderr.contains("phase Complete done in"))
     }
 
+    /// DISKIMPORT_OVERHEAD_ARITHMETIC picks the CDI release whose arithmetic sizes the disk: at 1 GiB and 0.055,
+    /// v1.63's roundDown(ceil(1073741824 / 1.055), 1 MiB) is 970 MiB and v1.62's roundDown(ceil(0.945 ×
+    /// 1073741824), 1 MiB) 967 MiB. Another value is refused before anything is written.
+    @Test(arguments: [("", 1_017_118_720), ("v1.63", 1_017_118_720), ("v1.62", 1_013_972_992)])
+    func theOverheadArithmeticFollowsTheCDIReleaseNamed(_ release: String, _ size: Int) throws {
+        let pod = try PodWorld()
+        var env = Self.environment
+        env["IMPORTER_IMAGE_SIZE"] = "1Gi"
+        env["DISKIMPORT_OVERHEAD_ARITHMETIC"] = release
+        let outcome = try pod.run(env)
+        #expect(outcome.status == 0, "\(outcome.stderr)")
+        #expect(try FileManager.default.attributesOfItem(atPath: pod.diskImage)[.size] as? Int == size)
+    }
+
+    @Test func anUnknownOverheadArithmeticIsRefused() throws {
+        let pod = try PodWorld()
+        var env = Self.environment
+        env["DISKIMPORT_OVERHEAD_ARITHMETIC"] = "v1.66"
+        let outcome = try pod.run(env)
+        #expect(outcome.status == 1)
+        #expect(outcome.termination?.contains("DISKIMPORT_OVERHEAD_ARITHMETIC") == true, "\(outcome.termination ?? "")")
+        #expect(try pod.dataEntries() == [])
+    }
+
     @Test func blankBlockVolumeWithoutPreallocationIsLeftAlone() throws {
         // CDI: "Blank block without preallocation is exactly an empty PVC": nothing written, no message.
         let pod = try PodWorld()

@@ -81,6 +81,25 @@ struct SpaceConvertTests {
         #expect(try FileManager.default.attributesOfItem(atPath: fs.file("disk.img"))[.size] as? Int == 15 * Self.MiB)
     }
 
+    /// `--overhead-arithmetic v1.62` follows CDI v1.62.0: usable(1 GiB, 0.055) = roundDown(ceil(0.945 × 1073741824),
+    /// 1 MiB) = 967 MiB where v1.63 and later give 970 MiB. A release diskimport does not know is a usage error.
+    @Test func theOverheadArithmeticFlagPicksTheCDIRelease() throws {
+        let dir = try TemporaryDirectory()
+        let small = dir.file("small.raw")
+        try makeRaw(small, size: 4 * Self.MiB, dataMiB: 1)
+        for (release, size) in [("v1.63", 970 * Self.MiB), ("v1.62", 967 * Self.MiB)] {
+            let target = dir.file("disk-\(release).img")
+            let result = try Harness.diskimport("convert", small, target, "--size", "1Gi", "--filesystem-overhead", "0.055",
+                                                "--overhead-arithmetic", release)
+            #expect(result.status == 0, "\(result.stderr)")
+            #expect(try FileManager.default.attributesOfItem(atPath: target)[.size] as? Int == Int(size), "\(release)")
+        }
+        let bad = try Harness.diskimport("convert", small, dir.file("bad.img"), "--overhead-arithmetic", "v2")
+        #expect(bad.status == 64)
+        #expect(bad.stderr.contains("--overhead-arithmetic"), "\(bad.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: dir.file("bad.img")))
+    }
+
     /// Data known before writing (a local image's allocated extents and clusters) that cannot fit is refused up
     /// front with both numbers, leaving nothing.
     @Test(arguments: ["raw", "qcow2"])

@@ -3,7 +3,7 @@ import Foundation
 import Target
 import Testing
 
-/// CDI v1.66's GetUsableSpace and GetRequiredSpace, to the byte. Every expected number here was computed the way Go
+/// CDI v1.66's GetUsableSpace and GetRequiredSpace (and v1.62's, with `OverheadArithmetic.legacy`), to the byte. Every expected number here was computed the way Go
 /// computes it, in float64 (`math.Ceil(float64(a) / (1 + o))` …; checked with Go 1.19 and with Python's float,
 /// both IEEE binary64), not in decimal.
 @Suite struct SpaceRulesTests {
@@ -38,6 +38,51 @@ import Testing
     ])
     func requiredIsCDIs(size: UInt64, o: String, required: UInt64) throws {
         #expect(SpaceRules.required(size: size, overhead: try overhead(o)) == required)
+    }
+
+    /// CDI v1.62.0 and earlier: `(1 - o) × avail` and `size / (1 - o)`. These are the worked examples of the parity
+    /// issue, which took them for v1.66's (v1.66.0's pkg/util/util.go divides and multiplies by `1 + o`).
+    @Test("legacy usable(avail, o) = roundDown(ceil((1 - o) × avail), 1 MiB)", arguments: [
+        (10 * GiB, "0.055", UInt64(10_146_021_376)),
+        (10 * GiB, "0.06", UInt64(10_092_544_000)),
+        (UInt64(1_536_000), "0.06", UInt64(1_048_576)),
+        (128 * MiB, "0.055", UInt64(125_829_120)),
+        (64 * MiB, "0", 64 * MiB),
+        (40 * GiB, "1", UInt64(0)),
+    ])
+    func legacyUsableIsCDIv162s(available: UInt64, o: String, usable: UInt64) throws {
+        #expect(SpaceRules.usable(available: available, overhead: try overhead(o).using(.legacy)) == usable)
+    }
+
+    @Test("legacy required(size, o) = ceil(roundUp(size, 1 MiB) / (1 - o))", arguments: [
+        (128 * MiB, "0.055", UInt64(142_029_342)),
+        (128 * MiB, "0.1", UInt64(149_130_809)),
+        (UInt64(0), "0.055", UInt64(0)),
+        (5 * MiB, "0", 5 * MiB),
+    ])
+    func legacyRequiredIsCDIv162s(size: UInt64, o: String, required: UInt64) throws {
+        #expect(SpaceRules.required(size: size, overhead: try overhead(o).using(.legacy)) == required)
+    }
+
+    @Test func legacyRequiredWithAWholeOverheadIsNil() throws {
+        // Go divides by zero to +Inf and its int64 conversion is undefined: no claim can hold it.
+        #expect(SpaceRules.required(size: Self.MiB, overhead: try overhead("1").using(.legacy)) == nil)
+    }
+
+    @Test func theArithmeticIsNamedByCDIRelease() throws {
+        #expect(try OverheadArithmetic(parsing: "v1.62") == .legacy)
+        #expect(try OverheadArithmetic(parsing: "1.62") == .legacy)
+        #expect(try OverheadArithmetic(parsing: "v1.63") == .current)
+        #expect(try OverheadArithmetic(environment: [:]) == .current)
+        #expect(try OverheadArithmetic(environment: [OverheadArithmetic.environmentVariable: ""]) == .current)
+        #expect(try OverheadArithmetic(environment: [OverheadArithmetic.environmentVariable: "v1.62"]) == .legacy)
+        let error = try #require(throws: DiskImportError.self) {
+            try OverheadArithmetic(environment: [OverheadArithmetic.environmentVariable: "v1.66"])
+        }
+        #expect(error.kind == .usage)
+        #expect(error.message.contains(OverheadArithmetic.environmentVariable) && error.message.contains("v1.62"))
+        #expect(try overhead("0.055") == overhead("0.055").using(.current))
+        #expect(try overhead("0.055") != overhead("0.055").using(.legacy))
     }
 
     @Test func requiredPastInt64IsNil() throws {
@@ -106,7 +151,9 @@ import Testing
                 a, o = int(a), float(o)
                 usable = int(math.ceil(float(a) / (1 + o))) // M * M
                 aligned = int(math.ceil(float(a) / float(M))) * M
-                print(usable, int(math.ceil(float(aligned) * (1 + o))))
+                legacyUsable = int(math.ceil((1 - o) * float(a))) // M * M
+                legacyRequired = int(math.ceil(float(aligned) / (1 - o))) if o < 1 else 0
+                print(usable, int(math.ceil(float(aligned) * (1 + o))), legacyUsable, legacyRequired)
             """, input)
         let lines = output.split(separator: "\n")
         try #require(lines.count == cases.count)
@@ -115,9 +162,13 @@ import Testing
             let oracle = line.split(separator: " ").compactMap { UInt64($0) }
             let usable = SpaceRules.usable(available: bytes, overhead: try overhead(o))
             let required = SpaceRules.required(size: bytes, overhead: try overhead(o))
-            if oracle != [usable, required ?? 0] {
+            let legacyUsable = SpaceRules.usable(available: bytes, overhead: try overhead(o).using(.legacy))
+            let legacyRequired = SpaceRules.required(size: bytes, overhead: try overhead(o).using(.legacy))
+            if oracle != [usable, required ?? 0, legacyUsable, legacyRequired ?? 0] {
                 mismatches += 1
-                if mismatches <= 5 { Issue.record("\(bytes) at \(o): usable \(usable), required \(String(describing: required)); float64 says \(line)") }
+                if mismatches <= 5 {
+                    Issue.record("\(bytes) at \(o): \(usable) \(String(describing: required)) \(legacyUsable) \(String(describing: legacyRequired)); float64 says \(line)")
+                }
             }
         }
         #expect(mismatches == 0)
