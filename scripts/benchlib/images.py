@@ -43,6 +43,11 @@ VMDK = {
     "vmdk": ["-o", "subformat=monolithicSparse"],
     "vmdk-stream": ["-o", "subformat=streamOptimized"],
 }
+# The other formats CDI accepts, as qemu-img writes them by default: dynamic vdi, dynamic vhd (vpc) and dynamic vhdx
+# (32 MiB blocks for a 4 GiB disk). Kind = qemu-img's format name.
+BLOCK_MAP = {"vdi": [], "vpc": [], "vhdx": []}
+# Each of those inside gzip (the wrapped case), as the image pipelines of mirrors publish them.
+GZIPPED = {"vmdk-stream.gz": "vmdk-stream", "vdi.gz": "vdi", "vpc.gz": "vpc", "vhdx.gz": "vhdx"}
 
 
 def copy_data_extents(source, target, offset):
@@ -247,9 +252,12 @@ class ImageSet:
         if kind in VMDK:
             command = ["qemu-img", "convert", "-f", "raw", "-O", "vmdk"] + VMDK[kind]
             return "vmdk", "raw", command, lambda parent, tmp: sh(*command, parent, tmp)
-        if kind == "vmdk-stream.gz":
+        if kind in BLOCK_MAP:
+            command = ["qemu-img", "convert", "-f", "raw", "-O", kind] + BLOCK_MAP[kind]
+            return kind, "raw", command, lambda parent, tmp: sh(*command, parent, tmp)
+        if kind in GZIPPED:
             command = ["pigz", "-p", "2", "-6", "-n", "-c"]
-            return "gz", "vmdk-stream", command, piped(command)
+            return "gz", GZIPPED[kind], command, piped(command)
         if kind in ("qcow2.xz", "raw.xz"):
             command = ["xz", "-T2", "-" + self.xz_preset, "-c"]
             return "xz", kind[:-3], command, piped(command)
@@ -273,6 +281,9 @@ def tiny_images(cache):
         with open(raw + ".qcow2.gz", "wb") as out:
             sh("gzip", "-c", raw + ".qcow2", stdout=out)
         sh("xz", "-k", "-f", raw)
-    if not os.path.exists(raw + ".vmdk"):
-        sh("qemu-img", "convert", "-f", "raw", "-O", "vmdk", raw, raw + ".vmdk")
-    return {"raw": raw, "qcow2": raw + ".qcow2", "qcow2.gz": raw + ".qcow2.gz", "raw.xz": raw + ".xz", "vmdk": raw + ".vmdk"}
+    images = {"raw": raw, "qcow2": raw + ".qcow2", "qcow2.gz": raw + ".qcow2.gz", "raw.xz": raw + ".xz"}
+    for fmt in ["vmdk"] + list(BLOCK_MAP):
+        images[fmt] = "%s.%s" % (raw, fmt)
+        if not os.path.exists(images[fmt]):
+            sh("qemu-img", "convert", "-f", "raw", "-O", fmt, raw, images[fmt])
+    return images

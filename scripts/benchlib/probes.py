@@ -46,8 +46,8 @@ class Probes:
             return self._run([b, "convert", tiny["raw"]])
         if feature == "qcow2":
             return self._run([b, "convert", tiny["qcow2"]])
-        if feature == "vmdk":
-            return self._run([b, "convert", tiny["vmdk"]])
+        if feature in ("vmdk", "vdi", "vpc", "vhdx"):
+            return self._run([b, "convert", tiny[feature]])
         if feature == "gzip-qcow2":
             return self._run([b, "convert", tiny["qcow2.gz"]])
         if feature == "pgzip":
