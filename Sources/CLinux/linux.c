@@ -100,9 +100,36 @@ int clinux_fiemap_shared(int fd, uint64_t *extents, uint64_t *shared_extents, ui
 
 void clinux_map_allocations_from(size_t bytes) { mallopt(M_MMAP_THRESHOLD, (int)bytes); }
 
+// MAP_POPULATE ignores read errors: a page the file system could not read (EIO) or that is past a shrunken end is
+// simply left out, and touching it later raises SIGBUS, or on FUSE retries the failing read forever in the fault
+// handler. So a populated mapping is checked with mincore(2), and one with a page missing is given back (EIO): the
+// caller then reads the range with pread(2), which reports the error as an errno.
+static int clinux_all_resident(void *p, uint64_t length) {
+    long page = sysconf(_SC_PAGESIZE);
+    size_t pages = (size_t)((length + (uint64_t)page - 1) / (uint64_t)page);
+    unsigned char stack_vector[4096];
+    unsigned char *vector = pages <= sizeof stack_vector ? stack_vector : malloc(pages);
+    if (vector == NULL) return 0;
+    int resident = mincore(p, (size_t)length, vector) == 0;
+    for (size_t i = 0; resident && i < pages; i++) resident = vector[i] & 1;
+    if (vector != stack_vector) free(vector);
+    return resident;
+}
+
 void *clinux_map_readonly(int fd, uint64_t offset, uint64_t length, int populate) {
     void *p = mmap(NULL, (size_t)length, PROT_READ, MAP_SHARED | (populate ? MAP_POPULATE : 0), fd, (off_t)offset);
-    return p == MAP_FAILED ? NULL : p;
+    if (p == MAP_FAILED) return NULL;
+    if (populate && !clinux_all_resident(p, length)) {
+        munmap(p, (size_t)length);
+        errno = EIO;
+        return NULL;
+    }
+    return p;
+}
+
+int clinux_is_fuse(int fd) {
+    struct statfs info;
+    return fstatfs(fd, &info) == 0 && (unsigned long)info.f_type == 0x65735546UL;
 }
 
 int clinux_unmap(void *address, uint64_t length) { return munmap(address, (size_t)length); }
@@ -148,12 +175,8 @@ static void cleanup_on_signal(int sig) {
 }
 
 static void cleanup_install(void) {
-    // A parent may hand us a mask that blocks these (Foundation's Process on Linux passes on the blocked mask of the
-    // thread that spawns): a handler that is never delivered protects nothing, so unblock them here.
-    sigset_t unblock;
-    sigemptyset(&unblock);
-    for (size_t i = 0; i < sizeof cleanup_signals / sizeof cleanup_signals[0]; i++) sigaddset(&unblock, cleanup_signals[i]);
-    pthread_sigmask(SIG_UNBLOCK, &unblock, NULL);
+    // The handlers first, the unblocking after: a signal that arrived while blocked is delivered on the unblock, and
+    // under the default action it would end the process with the file just created left behind.
     for (size_t i = 0; i < sizeof cleanup_signals / sizeof cleanup_signals[0]; i++) {
         struct sigaction old;
         // Leave a signal that the parent asked us to ignore (nohup, background jobs) ignored.
@@ -165,7 +188,16 @@ static void cleanup_install(void) {
         for (size_t j = 0; j < sizeof cleanup_signals / sizeof cleanup_signals[0]; j++) sigaddset(&action.sa_mask, cleanup_signals[j]);
         sigaction(cleanup_signals[i], &action, NULL);
     }
+    // A parent may hand us a mask that blocks these (Foundation's Process on Linux passes on the blocked mask of the
+    // thread that spawns): a handler that is never delivered protects nothing, so unblock them here. Threads started
+    // later inherit this thread's mask, hence clinux_cleanup_install at the top of main.
+    sigset_t unblock;
+    sigemptyset(&unblock);
+    for (size_t i = 0; i < sizeof cleanup_signals / sizeof cleanup_signals[0]; i++) sigaddset(&unblock, cleanup_signals[i]);
+    pthread_sigmask(SIG_UNBLOCK, &unblock, NULL);
 }
+
+void clinux_cleanup_install(void) { pthread_once(&cleanup_once, cleanup_install); }
 
 static int cleanup_claim(const char *path, int fd) {
     size_t length = path ? strlen(path) : 0;

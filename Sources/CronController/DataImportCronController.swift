@@ -48,6 +48,7 @@ public final class DataImportCronController: Sendable {
         lock = try StorageLock(storage: root)
         store = StateStore(root: root)
         try store.prepare()
+        store.removeStaleRecordTemporaries()
         self.storageClassesPath = storageClassesPath
         lastStorageClasses = LastGood(classes ?? StorageClasses.single(root: store.root))
         self.poller = poller

@@ -45,6 +45,14 @@ enum FileSystem {
     /// Replaces `path` with `bytes` so that a reader sees the old or the new content, never a mix, and a crash
     /// never leaves a torn file: write a temporary file in the same directory, fsync it, rename(2) it over the old
     /// one, then fsync the directory so the rename itself is durable.
+    /// A `writeAtomically` temporary (`.NAME.tmp-PID-N`) of another process than this one.
+    static func isStaleTemporary(_ name: String) -> Bool {
+        let parts = name.split(separator: "-", omittingEmptySubsequences: false)
+        guard name.hasPrefix("."), parts.count >= 3, parts[parts.count - 3].hasSuffix(".tmp"),
+              let pid = Int32(parts[parts.count - 2]), UInt32(parts[parts.count - 1]) != nil else { return false }
+        return pid != getpid()
+    }
+
     static func writeAtomically(_ path: String, _ bytes: [UInt8]) throws {
         let (directory, name) = split(path)
         let temporary = "\(directory)/.\(name).tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"

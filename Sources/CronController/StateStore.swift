@@ -69,6 +69,16 @@ public final class StateStore: Sendable {
         if let snapshot = record?.snapshotPath { try FileSystem.removeTree(FileSystem.split(snapshot).directory) }
     }
 
+    /// Removes the temporaries of records a killed controller was writing (`FileSystem.writeAtomically`'s
+    /// `.NAME.tmp-PID-N`): called under the storage lock, so no other controller is writing them; ours are spared.
+    public func removeStaleRecordTemporaries() {
+        for directory in [cronsDirectory, dataSourcesDirectory, volumeRecordsDirectory, "\(root)/state"] {
+            for name in (try? FileSystem.list(directory)) ?? [] where FileSystem.isStaleTemporary(name) {
+                unlink("\(directory)/\(name)")
+            }
+        }
+    }
+
     /// Volume directories under each root whose import never finished (marker present), for removal.
     public func halfWrittenVolumes(roots: [String]) throws -> [(name: String, directory: String)] {
         var found: [(name: String, directory: String)] = []

@@ -47,6 +47,8 @@ final class FilePlacement: Sendable {
         let existing = try existingFile(finalPath, shownAs: path)
         // A stale temporary file of a dead process with our pid is ours to replace; never follow a link there.
         unlink(temporaryPath)
+        // Armed before the file exists: a stop signal from here on removes it, whatever instant it lands.
+        let cleanup = try InterruptCleanup(path: temporaryPath)
         let fd: FileDescriptor
         do {
             fd = try FileDescriptor.open(temporaryPath, .readWrite, options: [.create, .exclusiveCreate, .noFollow, .closeOnExec],
@@ -60,7 +62,7 @@ final class FilePlacement: Sendable {
                                   errno: errno)
         }
         guard let existing else {
-            return try armed(fd: fd, temporaryPath: temporaryPath, finalPath: finalPath, keptMode: nil)
+            return armed(fd: fd, temporaryPath: temporaryPath, finalPath: finalPath, keptMode: nil, cleanup: cleanup)
         }
         // The owner first (chown clears setuid bits; the full mode is set at publication), then the permission bits.
         var created = Glibc.stat()
@@ -75,21 +77,16 @@ final class FilePlacement: Sendable {
                                existing: existing)
         }
         _ = fchmod(fd.rawValue, existing.st_mode & 0o777)
-        return try armed(fd: fd, temporaryPath: temporaryPath, finalPath: finalPath, keptMode: existing.st_mode & 0o7777)
+        return armed(fd: fd, temporaryPath: temporaryPath, finalPath: finalPath, keptMode: existing.st_mode & 0o7777,
+                     cleanup: cleanup)
     }
 
-    /// The temporary file, locked and registered for removal on a signal.
-    private static func armed(fd: FileDescriptor, temporaryPath: String, finalPath: String, keptMode: mode_t?) throws -> FilePlacement {
+    /// The temporary file, locked; `cleanup` (armed before it was created) removes it on a signal.
+    private static func armed(fd: FileDescriptor, temporaryPath: String, finalPath: String, keptMode: mode_t?,
+                              cleanup: InterruptCleanup) -> FilePlacement {
         // Held until the process ends however it ends: what tells a later import that this file is still being written.
         _ = flock(fd.rawValue, LOCK_EX | LOCK_NB)
-        do {
-            let cleanup = try InterruptCleanup(path: temporaryPath)
-            return FilePlacement(fd: fd, temporaryPath: temporaryPath, finalPath: finalPath, keptMode: keptMode, cleanup: cleanup)
-        } catch {
-            try? fd.close()
-            unlink(temporaryPath)
-            throw error
-        }
+        return FilePlacement(fd: fd, temporaryPath: temporaryPath, finalPath: finalPath, keptMode: keptMode, cleanup: cleanup)
     }
 
     /// The target itself, opened and emptied (its owner, group and mode stay as they are).

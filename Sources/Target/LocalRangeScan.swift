@@ -67,7 +67,8 @@ enum LocalRangeScan {
         file: FileDescriptor, offset: UInt64, length: UInt64, _ body: (UnsafeRawBufferPointer) throws -> Void
     ) throws {
         let slack = offset % pageSize
-        if length >= smallRange, let base = clinux_map_readonly(file.rawValue, offset - slack, length + slack, 1) {
+        // Never mapped from FUSE: a read error there is retried forever inside MAP_POPULATE (issue 18, faultfs).
+        if length >= smallRange, clinux_is_fuse(file.rawValue) == 0, let base = clinux_map_readonly(file.rawValue, offset - slack, length + slack, 1) {
             defer { _ = clinux_unmap(base, length + slack) }
             try body(UnsafeRawBufferPointer(start: UnsafeRawPointer(base) + Int(slack), count: Int(length)))
             return

@@ -21,6 +21,9 @@ struct DiskImportCommand: ParsableCommand {
         // more mapped on their own (about 0.6 s more system time per GiB, a few percent of the wall time). The
         // streaming budget is 128 MiB.
         clinux_map_allocations_from(4 << 20)
+        // Before any thread: SIGTERM/SIGINT/SIGHUP/SIGQUIT run the temporary-file cleanup from the start, even when a
+        // parent handed them to us blocked (`cron run` blocks SIGTERM and SIGINT again for its sigwait thread).
+        clinux_cleanup_install()
         Self.main(nil)
     }
 }

@@ -48,13 +48,22 @@ extern const int clinux_o_direct;
 int clinux_fiemap_shared(int fd, uint64_t *extents, uint64_t *shared_extents, uint64_t *shared_bytes);
 
 /// mmap(2) of `length` bytes of `fd` at `offset` (page-aligned), read-only and shared, with MAP_POPULATE when
-/// `populate` is non-zero. Returns NULL (not MAP_FAILED) with errno on failure.
+/// `populate` is non-zero. Returns NULL (not MAP_FAILED) with errno on failure, and (EIO) when a populated page could
+/// not be read in: the caller reads such a range with pread(2) instead, so an I/O error is an errno, not a SIGBUS.
 void *clinux_map_readonly(int fd, uint64_t offset, uint64_t length, int populate);
+/// 1 when `fd` is on a FUSE file system (fstatfs(2) f_type FUSE_SUPER_MAGIC), where a page that fails to read in
+/// makes MAP_POPULATE and page faults retry forever in the kernel: such files are read with pread(2), never mapped.
+int clinux_is_fuse(int fd);
 /// munmap(2).
 int clinux_unmap(void *address, uint64_t length);
 
 /// Temporary files removed when the process is interrupted: SIGINT, SIGTERM, SIGHUP or SIGQUIT unlink(2) every
 /// registered path, then the signal is re-raised with its default action (so the exit status still says why).
+/// Installs the handlers and unblocks those signals in the calling thread. Called first thing in main, before any
+/// thread starts: a stop signal that lands before the first temporary file exists then still runs the handler (it
+/// would otherwise stay blocked, or pending, and end the process by its default action the moment the first file
+/// is armed, leaving that file behind), and every later thread inherits the unblocked mask.
+void clinux_cleanup_install(void);
 /// Registers `path` (copied); returns a slot for clinux_cleanup_unregister, or -1 when the table is full or the path
 /// is too long. Installs the handlers on first use (and unblocks those signals in the calling thread).
 int clinux_cleanup_register(const char *path);

@@ -1,0 +1,53 @@
+import Foundation
+import Testing
+
+/// Connections cut at random offsets (issue 18 §3), through scripts/fault-proxy: an HTTPS file and a registry's
+/// manifests, token and blob over TLS, where a cut at a random byte almost always lands inside a TLS record, and
+/// early offsets land in the handshake or the response head. Each import resumes to the same bytes, or fails with one
+/// line and no target. The offsets come from a printed seed (DISKIMPORT_FAULT_SEED replays them).
+@Suite(.enabled(if: Fixtures.available, Fixtures.absentReason))
+struct FaultSourceTests {
+    /// Offsets: a few inside the first TLS records (handshake, head), the rest anywhere in the first 3 MiB.
+    static func offsets(_ random: inout FaultRandom) -> [Int] {
+        [Int.random(in: 1...6000, using: &random), Int.random(in: 6000...40000, using: &random)]
+            + (0..<3).map { _ in Int.random(in: 40000...3_000_000, using: &random) }
+    }
+
+    @Test(arguments: [false, true])
+    func anHTTPSDownloadCutAtRandomOffsets(reset: Bool) throws {
+        var random = FaultRandom()
+        print("FaultSourceTests.anHTTPSDownloadCutAtRandomOffsets(reset: \(reset)): seed \(random.seed)")
+        let http = try HTTPFixture()
+        for offset in Self.offsets(&random) {
+            let proxy = try FaultProxy(http.fixtures, target: try http.fixtures["FILES_PORT"],
+                                       ["--cut-after", String(offset), "--cuts", "2"] + (reset ? ["--reset"] : []))
+            let target = "cut-\(offset).img"
+            let result = try http.convert(try http.files("private/disk.raw", port: String(proxy.port)), try http.trust + http.login,
+                                          target: target)
+            #expect(result.status == 0, "cut after \(offset) bytes: \(result.stderr)")
+            #expect(try Files.identical(try http.diskRaw, http.directory.file(target)), "cut after \(offset) bytes")
+            #expect(proxy.connections.filter { $0["fault"] as? String == "cut" }.count >= 1, "offset \(offset): \(proxy.connections)")
+            try? FileManager.default.removeItem(atPath: http.directory.file(target))
+        }
+    }
+
+    /// The registry behind the proxy: every connection until two have been cut dies at the offset, whichever
+    /// request it carries (ping, token, manifest, blob).
+    @Test func aRegistryPullCutAtRandomOffsets() throws {
+        var random = FaultRandom()
+        print("FaultSourceTests.aRegistryPullCutAtRandomOffsets: seed \(random.seed)")
+        let registry = try RegistryFixture()
+        for offset in Self.offsets(&random) {
+            let proxy = try FaultProxy(registry.fixtures, target: try registry.fixtures["REG_BASIC_PORT"], ["--cut-after", String(offset), "--cuts", "2"])
+            let source = "docker://127.0.0.1:\(proxy.port)/containerdisks/test:latest"
+            let target = "cut-\(offset).img"
+            let result = try registry.convert(source, try registry.trust + registry.login + ["--arch", "amd64"], target: target)
+            #expect(result.status == 0, "cut after \(offset) bytes: \(result.stderr)")
+            if result.status == 0 {
+                #expect(try Files.identical(try registry.oracle("amd64"), registry.directory.file(target)), "cut after \(offset) bytes")
+            }
+            #expect(proxy.connections.filter { $0["fault"] as? String == "cut" }.count >= 1, "offset \(offset): \(proxy.connections)")
+            try? FileManager.default.removeItem(atPath: registry.directory.file(target))
+        }
+    }
+}
