@@ -1,5 +1,6 @@
 import DiskImportCore
 import SystemPackage
+import Target
 
 #if canImport(Glibc)
 import Glibc
@@ -56,6 +57,9 @@ enum FileSystem {
     static func writeAtomically(_ path: String, _ bytes: [UInt8]) throws {
         let (directory, name) = split(path)
         let temporary = "\(directory)/.\(name).tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        // Armed before the file exists, so a SIGTERM anywhere from here to the rename leaves no temporary behind.
+        let cleanup = try InterruptCleanup(path: temporary)
+        defer { cleanup.disarm() }
         let fd: FileDescriptor
         do {
             fd = try FileDescriptor.open(temporary, .writeOnly, options: [.create, .exclusiveCreate, .closeOnExec],

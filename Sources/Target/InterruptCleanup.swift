@@ -13,11 +13,11 @@ import Glibc
 ///
 /// The signal handler lives in CLinux (`clinux_cleanup_register`): it must be async-signal-safe, which rules out
 /// Swift code.
-final class InterruptCleanup: Sendable {
+public final class InterruptCleanup: Sendable {
     private let slot: Mutex<Int32>
 
     /// Arms the cleanup of `path`: unlinked on those signals.
-    init(path: String) throws {
+    public init(path: String) throws {
         let slot = clinux_cleanup_register(path)
         if slot < 0 {
             throw DiskImportError(.limit, "cannot arm interrupt cleanup for \(path): \(Errno(rawValue: errno).description)")
@@ -35,7 +35,7 @@ final class InterruptCleanup: Sendable {
     }
 
     /// Disarms it (once): the file was renamed into place or removed.
-    func disarm() {
+    public func disarm() {
         slot.withLock { slot in
             if slot >= 0 { clinux_cleanup_unregister(slot) }
             slot = -1
