@@ -50,6 +50,11 @@ struct TransferFailure: Error {
         case CURLE_SSL_CONNECT_ERROR where Self.isPlainHTTPAnswer(detail):
             return TransferFailure(DiskImportError(.tls, "TLS handshake with \(host) failed: \(plainHTTPAnswer) "
                 + "(\(detail)); use http:// (for a docker:// registry, --insecure)"), retryable: false)
+        case CURLE_SSL_CONNECT_ERROR where Self.isDroppedHandshake(detail):
+            // The peer closed or reset the connection mid-handshake: the network's doing, not a TLS mismatch, so
+            // worth a reconnect like any other drop (a mismatch fails the same way every time and exhausts the budget).
+            return TransferFailure(DiskImportError(.network, "connection to \(host) dropped during the TLS handshake: \(detail)"),
+                                   retryable: true)
         case CURLE_SSL_CONNECT_ERROR, CURLE_SSL_CERTPROBLEM, CURLE_SSL_CIPHER, CURLE_SSL_ENGINE_NOTFOUND:
             return TransferFailure(DiskImportError(.tls, "TLS handshake with \(host) failed: \(detail)"), retryable: false)
         case CURLE_COULDNT_RESOLVE_PROXY:
@@ -105,6 +110,13 @@ struct TransferFailure: Error {
     /// OpenSSL's words for a TLS client that got a plain-HTTP answer ("HTTP/1.1 400 …" read as a TLS record).
     static func isPlainHTTPAnswer(_ detail: String) -> Bool {
         detail.contains("wrong version number") || detail.contains("packet length too long")
+    }
+
+    /// OpenSSL's words (through libcurl's "OpenSSL SSL_connect: …") for a handshake whose connection the peer
+    /// closed or reset: SSL_ERROR_SYSCALL with errno 0 is an EOF; OpenSSL 3 also says "unexpected eof".
+    static func isDroppedHandshake(_ detail: String) -> Bool {
+        ["SSL_ERROR_SYSCALL", "unexpected eof", "Connection reset by peer", "Broken pipe", "ECONNRESET"]
+            .contains { detail.contains($0) }
     }
 
     static func stalled(url: String, seconds: Double) -> TransferFailure {

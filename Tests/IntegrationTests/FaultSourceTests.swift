@@ -17,8 +17,21 @@ struct FaultSourceTests {
     func anHTTPSDownloadCutAtRandomOffsets(reset: Bool) throws {
         var random = FaultRandom()
         print("FaultSourceTests.anHTTPSDownloadCutAtRandomOffsets(reset: \(reset)): seed \(random.seed)")
+        try Self.download(cutAt: Self.offsets(&random), reset: reset)
+    }
+
+    /// Cuts inside the server's handshake flight (ServerHello, certificate, Finished: the first ~2 KB), which once
+    /// failed as a non-retryable TLS error (DISKIMPORT_FAULT_SEED=7852880990100983811): a close or reset there is
+    /// a dropped connection, and the import resumes.
+    @Test(arguments: [false, true])
+    func anHTTPSDownloadCutInsideTheTLSHandshake(reset: Bool) throws {
+        try Self.download(cutAt: [1, 5, 90, 700, 1290, 1800], reset: reset)
+    }
+
+    /// Downloads the fixtures' private disk through a proxy that cuts the first two connections after each offset.
+    static func download(cutAt offsets: [Int], reset: Bool) throws {
         let http = try HTTPFixture()
-        for offset in Self.offsets(&random) {
+        for offset in offsets {
             let proxy = try FaultProxy(http.fixtures, target: try http.fixtures["FILES_PORT"],
                                        ["--cut-after", String(offset), "--cuts", "2"] + (reset ? ["--reset"] : []))
             let target = "cut-\(offset).img"
