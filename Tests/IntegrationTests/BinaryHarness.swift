@@ -42,6 +42,9 @@ enum Harness {
                             stdout: (try? String(contentsOfFile: out, encoding: .utf8)) ?? "",
                             stderr: (try? String(contentsOfFile: err, encoding: .utf8)) ?? "")
         let program = executable == "/usr/bin/env" ? arguments.first ?? executable : executable
+        if program == binary || arguments.contains(binary) {
+            SecretScan.expectNone(in: [("standard output", result.stdout), ("standard error", result.stderr)])
+        }
         if program != binary, let missing = MissingProgram.explanation(program: program, status: result.status, stderr: result.stderr) {
             throw HarnessError(missing)
         }

@@ -30,8 +30,9 @@ final class PodWorld {
     /// Runs `diskimport import` with exactly `environment` (plus PATH and TMPDIR) and the world's paths.
     func run(_ environment: [String: String], _ extraArguments: [String] = []) throws -> Outcome {
         let result = try Harness.run(Harness.binary, arguments(extraArguments), environment: fullEnvironment(environment))
-        return Outcome(status: result.status, stderr: result.stderr,
-                       termination: try? String(contentsOfFile: terminationLog, encoding: .utf8))
+        let termination = try? String(contentsOfFile: terminationLog, encoding: .utf8)
+        SecretScan.expectNone(in: [("termination message", termination)])
+        return Outcome(status: result.status, stderr: result.stderr, termination: termination)
     }
 
     /// Starts `diskimport import` without waiting; its standard error goes to `stderrFile`.
@@ -52,9 +53,11 @@ final class PodWorld {
     /// What a started import ended with.
     func outcome(of process: Process) -> Outcome {
         process.waitUntilExit()
-        return Outcome(status: process.terminationStatus,
-                       stderr: (try? String(contentsOfFile: stderrFile, encoding: .utf8)) ?? "",
-                       termination: try? String(contentsOfFile: terminationLog, encoding: .utf8))
+        let outcome = Outcome(status: process.terminationStatus,
+                              stderr: (try? String(contentsOfFile: stderrFile, encoding: .utf8)) ?? "",
+                              termination: try? String(contentsOfFile: terminationLog, encoding: .utf8))
+        SecretScan.expectNone(in: [("standard error", outcome.stderr), ("termination message", outcome.termination)])
+        return outcome
     }
 
     private func arguments(_ extra: [String]) -> [String] {

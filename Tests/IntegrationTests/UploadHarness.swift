@@ -109,8 +109,10 @@ final class UploadWorld {
             }
             usleep(20_000)
         }
-        return Outcome(status: process.terminationStatus,
-                       termination: try? String(contentsOfFile: terminationLog, encoding: .utf8), log: serverLog)
+        let outcome = Outcome(status: process.terminationStatus,
+                              termination: try? String(contentsOfFile: terminationLog, encoding: .utf8), log: serverLog)
+        SecretScan.expectNone(in: [("upload server log", outcome.log), ("termination message", outcome.termination)])
+        return outcome
     }
 
     var isRunning: Bool { process?.isRunning ?? false }
