@@ -76,14 +76,18 @@ public struct ReaderOptions: Sendable {
     public var decodedLimitReason: String?
     /// The wrappers around the image, for messages: " inside xz inside gzip"; empty at the top.
     public var inside: String
+    /// The import's memory for large buffers, which its stages share (one per import).
+    public var memory: MemoryBudget
 
     public init(name: String, scratchDirectory: String? = nil, followBacking: Bool = true,
-                decodedLimit: UInt64 = .max, decodedLimitReason: String? = nil, inside: String = "") {
+                decodedLimit: UInt64 = .max, decodedLimitReason: String? = nil, inside: String = "",
+                memory: MemoryBudget = MemoryBudget()) {
         self.name = name
         self.scratchDirectory = scratchDirectory
         self.followBacking = followBacking
         self.decodedLimit = decodedLimit
         self.decodedLimitReason = decodedLimitReason
         self.inside = inside
+        self.memory = memory
     }
 }

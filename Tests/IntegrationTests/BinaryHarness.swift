@@ -55,12 +55,14 @@ enum Harness {
     @discardableResult
     static func diskimport(_ arguments: String...) throws -> Result { try run(binary, arguments) }
 
-    /// Runs diskimport with `arguments` under GNU time and `timeout 60` (a hang exits 124); returns its result and its
-    /// peak RSS in KiB.
-    static func diskimportMeasured(_ arguments: [String], environment: [String: String]? = nil) throws -> (Result, maxRSSKiB: Int) {
+    /// Runs diskimport with `arguments` under GNU time and `timeout 60` (a hang exits 124), inside `cgroup` if given;
+    /// returns its result and its peak RSS in KiB.
+    static func diskimportMeasured(_ arguments: [String], environment: [String: String]? = nil,
+                                   inside cgroup: MemoryCgroup? = nil) throws -> (Result, maxRSSKiB: Int) {
         let dir = try TemporaryDirectory()
         let rss = dir.file("rss")
-        let result = try run("/usr/bin/time", ["-o", rss, "-f", "%M", "timeout", "60", binary] + arguments, environment: environment)
+        let command = ["timeout", "60", binary] + arguments
+        let result = try run("/usr/bin/time", ["-o", rss, "-f", "%M"] + (cgroup?.wrap(command) ?? command), environment: environment)
         let maxRSSKiB = Int(try String(contentsOfFile: rss, encoding: .utf8).split(separator: "\n").last ?? "") ?? .max
         return (result, maxRSSKiB)
     }

@@ -20,14 +20,15 @@ public enum Qcow2Format: DiskImageFormat {
     }
 
     public static func streamingReader(_ stream: PeekableStream, length: UInt64?, options: ReaderOptions) throws -> DiskImageReader {
-        try Qcow2StreamReader(stream: stream, name: options.name, scratchDirectory: options.scratchDirectory)
+        try Qcow2StreamReader(stream: stream, name: options.name, scratchDirectory: options.scratchDirectory, memory: options.memory)
     }
 
     /// Nil when the first cluster (the header) does not decode from the bytes peeked: the image is then read
     /// through XzStream.
     public static func xzBlockReader(_ xz: PeekableStream, decodedHead: [UInt8], options: ReaderOptions) throws -> DiskImageReader? {
         guard let header = try header(xz: xz, sniffed: decodedHead, name: options.name) else { return nil }
-        return try XzParallelQcow2Reader(stream: xz, header: header, name: options.name, scratchDirectory: options.scratchDirectory)
+        return try XzParallelQcow2Reader(stream: xz, header: header, name: options.name, scratchDirectory: options.scratchDirectory,
+                                         memory: options.memory)
     }
 
     /// The header only; a backing file is described, not opened (as qemu-img info does).

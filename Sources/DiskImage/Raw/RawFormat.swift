@@ -27,7 +27,7 @@ public enum RawFormat: DiskImageFormat {
 
     public static func xzBlockReader(_ xz: PeekableStream, decodedHead: [UInt8], options: ReaderOptions) throws -> DiskImageReader? {
         XzParallelRawReader(stream: xz, limit: options.decodedLimit, reason: options.decodedLimitReason,
-                            inside: " inside xz" + options.inside)
+                            inside: " inside xz" + options.inside, memory: options.memory)
     }
 
     /// The layer's length in whole sectors: known for a file, a sized body or a tar entry; unknown under compression.

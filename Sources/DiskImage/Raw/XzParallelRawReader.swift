@@ -17,6 +17,7 @@ public final class XzParallelRawReader: DiskImageReader, DecodedSizeLimit {
     private let stream: ByteStream
     private let threads: Int
     private let memoryLimit: UInt64
+    private let memory: MemoryBudget
     private var limit: UInt64
     private var limitReason: String?
     /// The wrappers around the image, for the message: " inside xz".
@@ -28,7 +29,9 @@ public final class XzParallelRawReader: DiskImageReader, DecodedSizeLimit {
     ///   - memoryLimit: a block needing a larger decoder is refused with a `.limit` error, as XzStream does.
     ///   - inside: the wrappers around the image, for a refusal's message (" inside xz").
     public init(stream: ByteStream, threads: Int? = nil, limit: UInt64 = .max, reason: String? = nil,
-                inside: String = " inside xz", memoryLimit: UInt64 = XzStream.defaultMemoryLimit) {
+                inside: String = " inside xz", memoryLimit: UInt64 = XzStream.defaultMemoryLimit,
+                memory: MemoryBudget = MemoryBudget()) {
+        self.memory = memory
         self.stream = stream
         self.inside = inside
         self.threads = max(1, threads ?? XzBlockParallelism.defaultThreadCount)
@@ -47,18 +50,17 @@ public final class XzParallelRawReader: DiskImageReader, DecodedSizeLimit {
     }
 
     public func convert(to sink: ExtentSink, progress: TransferProgress) throws -> UInt64 {
+        let share = XzBlockShare(budget: memory)
         let splitter = XzBlockSplitter(stream, memoryLimit: memoryLimit)
         let trailer = TrailerWindow()
         var workers: XzBlockWorkers?
         var localDecoder: XzBlockDecoder?
         do {
             while let block = try splitter.nextBlock() {
-                if let uncompressed = block.uncompressedSize, let size = block.dataSize, size <= UInt64(XzBlockParallelism.bufferBudget) {
+                if share.admits(block, threads: threads, chunkSize: XzBlockParallelism.chunkSize), let uncompressed = block.uncompressedSize {
                     try admit(end: block.decodedOffset.addingReportingOverflow(uncompressed))
                     let pool = try workers ?? XzBlockWorkers(
-                        threads: XzBlockWorkers.count(threads: threads, decoderMemory: block.memoryUsage, chunkSize: XzBlockParallelism.chunkSize,
-                                                      memoryBudget: XzBlockParallelism.workerMemoryBudget),
-                        bufferBudget: XzBlockParallelism.bufferBudget, chunkSize: XzBlockParallelism.chunkSize) {
+                        threads: share.threads, bufferBudget: share.bufferBytes, chunkSize: XzBlockParallelism.chunkSize) {
                         XzRawBlockWriter(sink: sink, progress: progress, trailer: trailer)
                     }
                     workers = pool

@@ -19,10 +19,13 @@ public final class Qcow2StreamReader: DiskImageReader {
     private let name: String
     private let scratchDirectory: String?
     private let threads: Int
+    private let memory: MemoryBudget
 
     /// Reads the header from the head of `stream` (which must start with the qcow2 magic). `name` names the
     /// image in messages. Images with a backing file are refused: there is nothing to resolve it against.
-    public init(stream: PeekableStream, name: String, scratchDirectory: String?, threads: Int? = nil) throws {
+    public init(stream: PeekableStream, name: String, scratchDirectory: String?, threads: Int? = nil,
+                memory: MemoryBudget = MemoryBudget()) throws {
+        self.memory = memory
         self.stream = stream
         self.name = name
         self.scratchDirectory = scratchDirectory
@@ -33,7 +36,7 @@ public final class Qcow2StreamReader: DiskImageReader {
 
     public func convert(to sink: ExtentSink, progress: TransferProgress) throws -> UInt64 {
         // The scratch store first: once the pool runs, every exit must go through its finish().
-        let scratch = try Qcow2StreamScratch(directory: scratchDirectory, clusterSize: Int(header.clusterSize))
+        let scratch = try Qcow2StreamScratch(directory: scratchDirectory, clusterSize: Int(header.clusterSize), budget: memory)
         defer { scratchBytes = scratch.bytesWritten }
         let pool = try WorkerPool<Qcow2TransferJob>(threads: threads, queueDepth: 2 * threads) {
             let worker = Qcow2TransferWorker(sink: sink, progress: progress)

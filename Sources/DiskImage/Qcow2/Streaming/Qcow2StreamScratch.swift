@@ -25,12 +25,17 @@ final class Qcow2StreamScratch {
     static let memoryBytes = 32 << 20
 
     private let clusterSize: Int
-    private let memory: UnsafeMutableRawBufferPointer
+    /// The tier, allocated at the first cluster kept: most imports keep none, and by then the stages started with
+    /// the first data (the xz workers) have taken their share of the budget.
+    private var memory: UnsafeMutableRawBufferPointer?
     /// Slot n holds the cluster at `slotHost[n]` (`.max`: empty), `slotLength[n]` bytes of it.
-    private var slotHost: [UInt64]
-    private var slotLength: [Int]
+    private var slotHost: [UInt64] = []
+    private var slotLength: [Int] = []
     private var slotOf: [UInt64: Int] = [:]
     private var nextSlot = 0
+    private let wantedBytes: Int
+    private let budget: MemoryBudget?
+    private var grantedBytes = 0
 
     private let file: FileDescriptor?
     private let directory: String?
@@ -40,14 +45,13 @@ final class Qcow2StreamScratch {
     /// Whether a scratch file backs the memory tier.
     var isAvailable: Bool { file != nil }
 
-    /// `memoryBytes`: the memory tier's size.
-    init(directory: String?, clusterSize: Int, memoryBytes: Int = Qcow2StreamScratch.memoryBytes) throws {
+    /// `memoryBytes`: the memory tier's size at most; with a `budget`, what is left of it then (never fewer than
+    /// four clusters).
+    init(directory: String?, clusterSize: Int, memoryBytes: Int = Qcow2StreamScratch.memoryBytes, budget: MemoryBudget? = nil) throws {
         self.directory = directory
         self.clusterSize = clusterSize
-        let slots = max(4, memoryBytes / clusterSize)
-        memory = .allocate(byteCount: slots * clusterSize, alignment: 4096)
-        slotHost = [UInt64](repeating: .max, count: slots)
-        slotLength = [Int](repeating: 0, count: slots)
+        wantedBytes = memoryBytes
+        self.budget = budget
         guard let directory else {
             file = nil
             return
@@ -57,19 +61,33 @@ final class Qcow2StreamScratch {
             file = try FileDescriptor.open(path, .readWrite, options: [.create, .exclusiveCreate, .closeOnExec],
                                            permissions: [.ownerReadWrite])
         } catch let errno as Errno {
-            memory.deallocate()
             throw DiskImportError.io("create scratch file in", directory, errno)
         }
         unlink(path)
     }
 
     deinit {
-        memory.deallocate()
+        memory?.deallocate()
+        budget?.giveBack(grantedBytes)
         try? file?.close()
+    }
+
+    /// The tier, allocated on first use from the budget.
+    private func tier() -> UnsafeMutableRawBufferPointer {
+        if let memory { return memory }
+        let minimum = 4 * clusterSize
+        grantedBytes = budget?.take(upTo: max(minimum, wantedBytes), atLeast: minimum) ?? max(minimum, wantedBytes)
+        let slots = max(4, grantedBytes / clusterSize)
+        let allocated = UnsafeMutableRawBufferPointer.allocate(byteCount: slots * clusterSize, alignment: 4096)
+        slotHost = [UInt64](repeating: .max, count: slots)
+        slotLength = [Int](repeating: 0, count: slots)
+        memory = allocated
+        return allocated
     }
 
     /// Keeps the cluster at image offset `host` (`bytes` is a cluster, or less at the end of the image).
     func keep(_ bytes: UnsafeRawBufferPointer, host: UInt64) throws {
+        let memory = tier()
         let slot = nextSlot
         nextSlot = (nextSlot + 1) % slotHost.count
         if slotHost[slot] != .max {
@@ -90,7 +108,7 @@ final class Qcow2StreamScratch {
             let cluster = position - position % UInt64(clusterSize)
             let end = min(range.upperBound, cluster + UInt64(clusterSize))
             let target = UnsafeMutableRawBufferPointer(rebasing: destination[Int(position - range.lowerBound)..<Int(end - range.lowerBound)])
-            if let slot = slotOf[cluster] {
+            if let slot = slotOf[cluster], let memory {
                 let from = Int(position - cluster)
                 guard from + target.count <= slotLength[slot] else { return false }
                 target.baseAddress!.copyMemory(from: memory.baseAddress! + slot * clusterSize + from, byteCount: target.count)

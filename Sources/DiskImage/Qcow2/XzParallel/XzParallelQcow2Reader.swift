@@ -24,12 +24,14 @@ public final class XzParallelQcow2Reader: DiskImageReader {
     private let scratchDirectory: String?
     private let threads: Int
     private let memoryLimit: UInt64
+    private let memory: MemoryBudget
 
     /// - Parameters:
     ///   - stream: the .xz data (its stream header next).
     ///   - header: the qcow2 header, read from the decoded head of the data (`XzHead`).
     public init(stream: ByteStream, header: Qcow2Header, name: String, scratchDirectory: String?, threads: Int? = nil,
-                memoryLimit: UInt64 = XzStream.defaultMemoryLimit) throws {
+                memoryLimit: UInt64 = XzStream.defaultMemoryLimit, memory: MemoryBudget = MemoryBudget()) throws {
+        self.memory = memory
         self.stream = stream
         self.header = header
         self.name = name
@@ -40,7 +42,9 @@ public final class XzParallelQcow2Reader: DiskImageReader {
     }
 
     public func convert(to sink: ExtentSink, progress: TransferProgress) throws -> UInt64 {
-        let scratch = try Qcow2StreamScratch(directory: scratchDirectory, clusterSize: Int(header.clusterSize))
+        // The workers take their share at the first block, the memory tier what is left at its first cluster.
+        let share = XzBlockShare(budget: memory)
+        let scratch = try Qcow2StreamScratch(directory: scratchDirectory, clusterSize: Int(header.clusterSize), budget: memory)
         defer { scratchBytes = scratch.bytesWritten }
         let shared = Qcow2StreamCoordinator()
         let transfers = try WorkerPool<Qcow2TransferJob>(threads: 1, queueDepth: 4) {
@@ -56,14 +60,12 @@ public final class XzParallelQcow2Reader: DiskImageReader {
         var localDecoder: XzBlockDecoder?
         do {
             while let block = try splitter.nextBlock() {
-                if let uncompressed = block.uncompressedSize, let size = block.dataSize, size <= UInt64(XzBlockParallelism.bufferBudget) {
+                if share.admits(block, threads: threads, chunkSize: chunkSize), let uncompressed = block.uncompressedSize {
                     let (end, overflow) = block.decodedOffset.addingReportingOverflow(uncompressed)
                     guard !overflow else { throw DiskImportError.corrupt("xz: the block sizes add up to more than an .xz stream can hold") }
                     shared.register(block.decodedOffset..<end)
                     let pool = try workers ?? XzBlockWorkers(
-                        threads: XzBlockWorkers.count(threads: threads, decoderMemory: block.memoryUsage, chunkSize: chunkSize,
-                                                      memoryBudget: XzBlockParallelism.workerMemoryBudget),
-                        bufferBudget: XzBlockParallelism.bufferBudget, chunkSize: chunkSize) {
+                        threads: share.threads, bufferBudget: share.bufferBytes, chunkSize: chunkSize) {
                         Qcow2BlockPlacer(layout: layout, shared: shared, session: session, sink: sink, progress: progress)
                     }
                     workers = pool
