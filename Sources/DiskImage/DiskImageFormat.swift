@@ -76,9 +76,14 @@ public struct ReaderOptions: Sendable {
     public var decodedLimitReason: String?
     /// The wrappers around the image, for messages: " inside xz inside gzip"; empty at the top.
     public var inside: String
+    /// Whether a raw image's last sector is sniffed for a format a raw copy would garble (a DMG is refused); false
+    /// under `-f raw`, which copies the bytes whatever they are (`FormatChoice.sniffsRawTrailer`).
+    public var sniffsRawTrailer: Bool
 
     public init(name: String, scratchDirectory: String? = nil, followBacking: Bool = true,
-                decodedLimit: UInt64 = .max, decodedLimitReason: String? = nil, inside: String = "") {
+                decodedLimit: UInt64 = .max, decodedLimitReason: String? = nil, inside: String = "",
+                sniffsRawTrailer: Bool = true) {
+        self.sniffsRawTrailer = sniffsRawTrailer
         self.name = name
         self.scratchDirectory = scratchDirectory
         self.followBacking = followBacking

@@ -1,4 +1,5 @@
 import ArgumentParser
+import DiskImage
 import DiskImportCore
 import Fetch
 import Importer
@@ -57,7 +58,7 @@ struct ConvertCommand: ParsableCommand {
     var json = false
 
     @Option(name: [.customShort("f"), .customLong("format")],
-            help: ArgumentHelp("Assert the image format inside any wrappers (raw, qcow2): an error when the bytes say otherwise.", valueName: "fmt"))
+            help: ArgumentHelp("The image format inside any wrappers, as qemu-img's -f: raw, qcow2, vmdk, vpc, vhdx or vdi. The probe is skipped: -f raw reads any image as its bytes, -f vpc reads a fixed vhd; another format must be what the bytes are.", valueName: "fmt"))
     var format: String?
 
     @OptionGroup var network: NetworkOptions
@@ -97,7 +98,7 @@ struct ConvertCommand: ParsableCommand {
         request.network = try objectStore.adding(to: network.httpOptions(), for: source)
         request.checksum = try checksum.map(Checksum.init(parsing:))
         request.platform = try network.platform()
-        request.assertedFormat = format
+        request.format = try FormatChoice(parsing: format)
         return request
     }
 

@@ -1,4 +1,5 @@
 import ArgumentParser
+import DiskImage
 import DiskImportCore
 import Importer
 
@@ -18,7 +19,7 @@ struct InfoCommand: ParsableCommand {
     var output: OutputFormat = .human
 
     @Option(name: [.customShort("f"), .customLong("format")],
-            help: ArgumentHelp("Assert the image format inside any wrappers (raw, qcow2): an error when the bytes say otherwise.", valueName: "fmt"))
+            help: ArgumentHelp("The image format inside any wrappers, as qemu-img's -f: raw, qcow2, vmdk, vpc, vhdx or vdi. The probe is skipped: -f raw reads any image as its bytes, -f vpc reads a fixed vhd; another format must be what the bytes are.", valueName: "fmt"))
     var format: String?
 
     @Flag(help: "Describe the whole backing chain, the image first, as qemu-img info --backing-chain (json: an array).")
@@ -44,7 +45,7 @@ struct InfoCommand: ParsableCommand {
                 }
                 return
             }
-            let info = try ImageInspector.inspect(source, network: options, platform: platform, assertedFormat: format)
+            let info = try ImageInspector.inspect(source, network: options, platform: platform, format: try parsingFlagValues { try FormatChoice(parsing: format) })
             switch output {
             case .human: Console.writeOutput(info.humanText)
             case .json: Console.writeOutput(info.json.rendered() + "\n")
