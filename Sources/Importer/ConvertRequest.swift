@@ -33,6 +33,8 @@ public struct ConvertRequest: Sendable {
     public var platform: RegistryPlatform?
     /// How the image's format is decided: by its bytes, or named with `-f FMT` (`FormatChoice`).
     public var format: FormatChoice = .probe
+    /// The disk to take from an OVA (`--disk N`, 1-based); nil takes the first. An error for a source that is no OVA.
+    public var ovaDisk: Int?
 
     public init(source: String, target: String) {
         self.source = source

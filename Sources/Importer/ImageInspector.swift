@@ -116,17 +116,20 @@ public struct ImageInfo: Sendable {
 /// download queue is small, so a multi-GiB `.qcow2.xz` costs a few hundred KiB of transfer before the source is
 /// dropped (which cancels the download). A qcow2 with a backing file is described, not refused: info only reads.
 public enum ImageInspector {
-    /// - Parameter format: by its bytes, or `-f FMT` (`FormatChoice`).
+    /// - Parameters:
+    ///   - format: by its bytes, or `-f FMT` (`FormatChoice`).
+    ///   - ovaDisk: the disk of an OVA to describe (`--disk N`, 1-based); nil, the first.
     public static func inspect(_ source: String, network: HTTPOptions = HTTPOptions(), platform: RegistryPlatform? = nil,
-                               format: FormatChoice = .probe) throws -> ImageInfo {
+                               format: FormatChoice = .probe, ovaDisk: Int? = nil) throws -> ImageInfo {
         try inspect(try SourceOpener.open(SourceLocation(source), network: network, platform: platform, purpose: .inspect),
-                    format: format)
+                    format: format, ovaDisk: ovaDisk)
     }
 
     /// Describes an opened source (a stream source included).
-    public static func inspect(_ source: any OpenedSource, format choice: FormatChoice = .probe) throws -> ImageInfo {
+    public static func inspect(_ source: any OpenedSource, format choice: FormatChoice = .probe, ovaDisk: Int? = nil) throws -> ImageInfo {
         let actualSize = try source.localFile.map(allocatedBytes)
-        let (format, layers, description) = try describe(source, choice: choice)
+        let (format, layers, description) = try describe(source, choice: choice, ovaDisk: ovaDisk)
+        try Converter.checkOvaDisk(ovaDisk, layers: layers, source: source.displayName)
         let registry = (source as? RegistryDisk).map {
             RegistryImageInfo(manifestDigest: $0.manifestDigest, imageDigest: $0.imageDigest, platform: $0.platform)
         }
@@ -138,13 +141,14 @@ public enum ImageInspector {
     /// whose format reads local files is described from the file; anything else from its stream. Where the source
     /// reads its end cheaply (a local file, HTTP with ranges), a raw image's last sector is sniffed (a DMG is
     /// refused, as `convert` refuses it), and raw inside xz gets its size from the xz index.
-    private static func describe(_ source: any OpenedSource, choice: FormatChoice) throws -> (ImageFormat, [String], ImageDescription) {
+    private static func describe(_ source: any OpenedSource, choice: FormatChoice, ovaDisk: Int?) throws -> (ImageFormat, [String], ImageDescription) {
         let name = source.displayName
         if let file = source.localFile, let format = try localFormat(file, choice: choice, name: name) {
             if format == .raw, choice.sniffsRawTrailer, let trailer = try FormatSniffer.trailer(of: file) { try FormatSniffer.refuse(trailer: trailer) }
             return (format, [format.name], try format.reading.describe(file, name: name))
         }
         let stack = LayerStack(source.stream, length: source.length, peeled: source.peeledLayers, placement: .inline)
+        stack.ovaDisk = ovaDisk
         return try stack.peelToImage(choice: choice, source: name, xzLayer: { stack in try rawInsideXz(stack, of: source, choice: choice) }) { format in
             if format == .raw, choice.sniffsRawTrailer, stack.layers.isEmpty, let ranged = try? source.rangedReader(),
                let trailer = try? FormatSniffer.trailer(of: ranged) {

@@ -61,6 +61,9 @@ struct ConvertCommand: ParsableCommand {
             help: ArgumentHelp("The image format inside any wrappers, as qemu-img's -f: raw, qcow2, vmdk, vpc, vhdx or vdi. The probe is skipped: -f raw reads any image as its bytes, -f vpc reads a fixed vhd; another format must be what the bytes are.", valueName: "fmt"))
     var format: String?
 
+    @Option(help: ArgumentHelp("The disk to take from an OVA, counted from 1 in the order of the OVF's DiskSection (default: the first).", valueName: "n"))
+    var disk: Int?
+
     @OptionGroup var network: NetworkOptions
 
     @OptionGroup(title: "S3 and GCS sources") var objectStore: ObjectStoreOptions
@@ -99,6 +102,8 @@ struct ConvertCommand: ParsableCommand {
         request.checksum = try checksum.map(Checksum.init(parsing:))
         request.platform = try network.platform()
         request.format = try FormatChoice(parsing: format)
+        if let disk, disk < 1 { throw DiskImportError.usage("--disk \(disk): disks are counted from 1") }
+        request.ovaDisk = disk
         return request
     }
 
