@@ -4,8 +4,8 @@ import DiskImportCore
 import Glibc
 #endif
 
-/// An OVA: a tar whose first file is an OVF descriptor, followed by the files it references (DSP0243 section 5.3
-/// requires that order, so a stream needs nothing held back). The disk wanted is the member the descriptor names,
+/// An OVA: a tar whose first file is an OVF descriptor, followed by the files it references (DSP0243's "distribution as a single
+/// file" requires that order, so a stream needs nothing held back). The disk wanted is the member the descriptor names,
 /// read straight from the stream like any tar entry; the members before it (other disks, a manifest) are skipped.
 enum OvaArchive {
     /// Whether `path` names an OVF descriptor (by its extension, as DSP0243 names it).
