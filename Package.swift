@@ -81,6 +81,7 @@ let package = Package(
         ]),
         .executableTarget(name: "diskimport", dependencies: [
             "CLinux",
+            "DiskImage",
             "Importer",
             "Fetch",
             "Target",

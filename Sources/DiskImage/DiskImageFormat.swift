@@ -78,10 +78,14 @@ public struct ReaderOptions: Sendable {
     public var inside: String
     /// The import's memory for large buffers, which its stages share (one per import).
     public var memory: MemoryBudget
+    /// Whether a raw image's last sector is sniffed for a format a raw copy would garble (a DMG is refused); false
+    /// under `-f raw`, which copies the bytes whatever they are (`FormatChoice.sniffsRawTrailer`).
+    public var sniffsRawTrailer: Bool
 
     public init(name: String, scratchDirectory: String? = nil, followBacking: Bool = true,
                 decodedLimit: UInt64 = .max, decodedLimitReason: String? = nil, inside: String = "",
-                memory: MemoryBudget = MemoryBudget()) {
+                sniffsRawTrailer: Bool = true, memory: MemoryBudget = MemoryBudget()) {
+        self.sniffsRawTrailer = sniffsRawTrailer
         self.name = name
         self.scratchDirectory = scratchDirectory
         self.followBacking = followBacking

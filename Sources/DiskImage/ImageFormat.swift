@@ -14,13 +14,3 @@ public struct ImageFormat: Equatable, Sendable, CustomStringConvertible {
 
     public static func == (a: ImageFormat, b: ImageFormat) -> Bool { a.name == b.name }
 }
-
-extension ImageFormat {
-    /// Checks the format the bytes say against the one the user asserted (`-f FMT`, as for qemu-img, but asserting
-    /// rather than overriding: the bytes decide, a mismatch is an error). Wrappers are not formats: `-f qcow2` holds
-    /// for a qcow2 inside gzip.
-    public func check(asserted: String?, source: String) throws {
-        guard let asserted, asserted.lowercased() != name else { return }
-        throw DiskImportError.unsupported("\(source): the image is \(name), not \(asserted) (-f \(asserted))")
-    }
-}

@@ -1,3 +1,4 @@
+import DiskImage
 import DiskImportCore
 import Fetch
 import Target
@@ -30,8 +31,10 @@ public struct ConvertRequest: Sendable {
     public var checksum: Checksum?
     /// The platform to pick from a multi-platform registry image (`--arch`); nil picks this machine's.
     public var platform: RegistryPlatform?
-    /// The image format the user asserts (`-f FMT`): an error when the bytes say otherwise.
-    public var assertedFormat: String?
+    /// How the image's format is decided: by its bytes, or named with `-f FMT` (`FormatChoice`).
+    public var format: FormatChoice = .probe
+    /// The disk to take from an OVA (`--disk N`, 1-based); nil takes the first. An error for a source that is no OVA.
+    public var ovaDisk: Int?
 
     public init(source: String, target: String) {
         self.source = source

@@ -73,8 +73,14 @@ public final class Converter {
                                                           platform: request.platform, checksum: request.checksum != nil)
         self.source = source
         let chooser = ReaderChooser(request: request, source: source, progress: progress)
-        if let plain = try chooser.plainLocalReader() { return plain }
-        let (reader, layers) = try chooser.reader(peeling: try layers(of: source))
+        if let plain = try chooser.plainLocalReader() {
+            try Self.checkOvaDisk(request.ovaDisk, layers: plain.1, source: source.displayName)
+            return plain
+        }
+        let stack = try layers(of: source)
+        stack.ovaDisk = request.ovaDisk
+        let (reader, layers) = try chooser.reader(peeling: stack)
+        try Self.checkOvaDisk(request.ovaDisk, layers: layers, source: source.displayName)
         decodedLimit = reader.decodedSizeLimit
         return (reader, layers)
     }
@@ -89,6 +95,13 @@ public final class Converter {
             stream = verifying
         }
         return LayerStack(CountingStream(stream, progress: progress), length: source.length, peeled: source.peeledLayers)
+    }
+
+    /// `--disk N` names a disk of an OVA: for any other source it is an error, not ignored.
+    static func checkOvaDisk(_ disk: Int?, layers: [String], source: String) throws {
+        if let disk, !layers.contains("ova") {
+            throw DiskImportError.usage("--disk \(disk): \(source) is not an OVA (its layers: \(layers.joined(separator: ", ")))")
+        }
     }
 
     /// The most guest bytes `target` holds, which bounds a decoder's output: a file's capacity under the space

@@ -116,18 +116,20 @@ public struct ImageInfo: Sendable {
 /// download queue is small, so a multi-GiB `.qcow2.xz` costs a few hundred KiB of transfer before the source is
 /// dropped (which cancels the download). A qcow2 with a backing file is described, not refused: info only reads.
 public enum ImageInspector {
-    /// - Parameter assertedFormat: `-f FMT`: an error when the image is another format.
+    /// - Parameters:
+    ///   - format: by its bytes, or `-f FMT` (`FormatChoice`).
+    ///   - ovaDisk: the disk of an OVA to describe (`--disk N`, 1-based); nil, the first.
     public static func inspect(_ source: String, network: HTTPOptions = HTTPOptions(), platform: RegistryPlatform? = nil,
-                               assertedFormat: String? = nil) throws -> ImageInfo {
+                               format: FormatChoice = .probe, ovaDisk: Int? = nil) throws -> ImageInfo {
         try inspect(try SourceOpener.open(SourceLocation(source), network: network, platform: platform, purpose: .inspect),
-                    assertedFormat: assertedFormat)
+                    format: format, ovaDisk: ovaDisk)
     }
 
     /// Describes an opened source (a stream source included).
-    public static func inspect(_ source: any OpenedSource, assertedFormat: String? = nil) throws -> ImageInfo {
+    public static func inspect(_ source: any OpenedSource, format choice: FormatChoice = .probe, ovaDisk: Int? = nil) throws -> ImageInfo {
         let actualSize = try source.localFile.map(allocatedBytes)
-        let (format, layers, description) = try describe(source)
-        try format.check(asserted: assertedFormat, source: source.displayName)
+        let (format, layers, description) = try describe(source, choice: choice, ovaDisk: ovaDisk)
+        try Converter.checkOvaDisk(ovaDisk, layers: layers, source: source.displayName)
         let registry = (source as? RegistryDisk).map {
             RegistryImageInfo(manifestDigest: $0.manifestDigest, imageDigest: $0.imageDigest, platform: $0.platform)
         }
@@ -139,16 +141,16 @@ public enum ImageInspector {
     /// whose format reads local files is described from the file; anything else from its stream. Where the source
     /// reads its end cheaply (a local file, HTTP with ranges), a raw image's last sector is sniffed (a DMG is
     /// refused, as `convert` refuses it), and raw inside xz gets its size from the xz index.
-    private static func describe(_ source: any OpenedSource) throws -> (ImageFormat, [String], ImageDescription) {
+    private static func describe(_ source: any OpenedSource, choice: FormatChoice, ovaDisk: Int?) throws -> (ImageFormat, [String], ImageDescription) {
         let name = source.displayName
-        if let file = source.localFile, case .image(let format) = FormatSniffer.detect(head: try file.head(FormatSniffer.headLength)),
-           format.reading.capabilities.contains(.localFile) {
-            if format == .raw, let trailer = try FormatSniffer.trailer(of: file) { try FormatSniffer.refuse(trailer: trailer) }
+        if let file = source.localFile, let format = try localFormat(file, choice: choice, name: name) {
+            if format == .raw, choice.sniffsRawTrailer, let trailer = try FormatSniffer.trailer(of: file) { try FormatSniffer.refuse(trailer: trailer) }
             return (format, [format.name], try format.reading.describe(file, name: name))
         }
         let stack = LayerStack(source.stream, length: source.length, peeled: source.peeledLayers, placement: .inline)
-        return try stack.peelToImage(xzLayer: { stack in try rawInsideXz(stack, of: source) }) { format in
-            if format == .raw, stack.layers.isEmpty, let ranged = try? source.rangedReader(),
+        stack.ovaDisk = ovaDisk
+        return try stack.peelToImage(choice: choice, source: name, xzLayer: { stack in try rawInsideXz(stack, of: source, choice: choice) }) { format in
+            if format == .raw, choice.sniffsRawTrailer, stack.layers.isEmpty, let ranged = try? source.rangedReader(),
                let trailer = try? FormatSniffer.trailer(of: ranged) {
                 try FormatSniffer.refuse(trailer: trailer)
             }
@@ -156,13 +158,24 @@ public enum ImageInspector {
         }
     }
 
+    /// The format of a plain local file whose format describes local files; nil when it is wrapped, or unsupported
+    /// and probed (the stream path refuses it with its name).
+    private static func localFormat(_ file: LocalFile, choice: FormatChoice, name: String) throws -> ImageFormat? {
+        let detected = FormatSniffer.detect(head: try file.head(FormatSniffer.headLength))
+        if case .unsupported = detected, choice == .probe { return nil }
+        guard let format = try choice.format(for: detected, source: name, inside: ""),
+              format.reading.capabilities.contains(.localFile) else { return nil }
+        return format
+    }
+
     /// A raw image inside the xz layer at the top of `stack` when that layer is the whole source and the source reads
     /// at any offset: its size is in the xz index at the end, padded to a sector as `convert` pads it. Nil otherwise
     /// (the size is then unknown until decompressed).
-    private static func rawInsideXz(_ stack: LayerStack, of source: any OpenedSource) throws -> (ImageFormat, [String], ImageDescription)? {
+    private static func rawInsideXz(_ stack: LayerStack, of source: any OpenedSource, choice: FormatChoice) throws -> (ImageFormat, [String], ImageDescription)? {
         guard stack.layers.isEmpty, let ranged = try? source.rangedReader(),
               let head = try XzHead.decoded(peeking: stack.stream, count: FormatSniffer.headLength),
-              FormatSniffer.detect(head: head) == .image(.raw) else { return nil }
+              (try? choice.format(for: FormatSniffer.detect(head: head), source: source.displayName, inside: "")) == .raw
+        else { return nil }
         let size = try XzIndex.uncompressedSize(of: ranged)
         _ = try stack.handOver(.compressed(.xz))
         return (.raw, stack.layers + [ImageFormat.raw.name], ImageDescription(virtualSize: RawFormat.paddedSize(size)))

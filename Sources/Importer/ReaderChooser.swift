@@ -14,18 +14,23 @@ struct ReaderChooser {
     /// What the readers get; `inside` names the wrappers around the image.
     func options(inside: String = "") -> ReaderOptions {
         ReaderOptions(name: source.displayName, scratchDirectory: request.scratchDirectory, followBacking: request.followBacking,
-                      decodedLimit: request.requestedSize ?? .max, decodedLimitReason: "the requested size", inside: inside)
+                      decodedLimit: request.requestedSize ?? .max, decodedLimitReason: "the requested size", inside: inside,
+                      sniffsRawTrailer: request.format.sniffsRawTrailer)
     }
 
     /// A plain local file whose format reads local files with random access (a raw file by its extents: shared,
     /// copied in the kernel, holes skipped; a qcow2 with its backing chain), sniffed with pread so that nothing is
     /// streamed. Nil when a checksum asks for every byte to be read, or the file is wrapped.
     func plainLocalReader() throws -> (DiskImageReader, [String])? {
-        guard request.checksum == nil, let file = source.localFile,
-              case .image(let format) = FormatSniffer.detect(head: try file.head(FormatSniffer.headLength)),
+        guard request.checksum == nil, let file = source.localFile else { return nil }
+        let detected = FormatSniffer.detect(head: try file.head(FormatSniffer.headLength))
+        // An unsupported format is refused by the stream path, with its wrappers named.
+        if case .unsupported = detected, request.format == .probe { return nil }
+        guard let format = try request.format.format(for: detected, source: source.displayName, inside: ""),
               format.reading.capabilities.contains(.localFile) else { return nil }
-        try format.check(asserted: request.assertedFormat, source: source.displayName)
-        if format == .raw, let trailer = try FormatSniffer.trailer(of: file) { try FormatSniffer.refuse(trailer: trailer) }
+        if format == .raw, request.format.sniffsRawTrailer, let trailer = try FormatSniffer.trailer(of: file) {
+            try FormatSniffer.refuse(trailer: trailer)
+        }
         // Progress follows guest bytes, not a sniffing stream.
         progress.setSourceTotal(0)
         return (try format.reading.randomAccessReader(file, options: options()), [format.name])
@@ -35,9 +40,8 @@ struct ReaderChooser {
     /// the image inside is sniffed from its decoded head first: a format that decodes xz blocks in parallel takes the
     /// layer over, placing each block as it is decoded (no in-order queue).
     func reader(peeling stack: LayerStack) throws -> (DiskImageReader, [String]) {
-        try stack.peelToImage(xzLayer: xzBlockReader(in:)) { format in
-            try format.check(asserted: request.assertedFormat, source: source.displayName)
-            return (try reader(for: format, in: stack), stack.layers + [format.name])
+        try stack.peelToImage(choice: request.format, source: source.displayName, xzLayer: xzBlockReader(in:)) { format in
+            (try reader(for: format, in: stack), stack.layers + [format.name])
         }
     }
 
@@ -50,7 +54,7 @@ struct ReaderChooser {
     private func reader(for format: ImageFormat, in stack: LayerStack) throws -> DiskImageReader {
         let reading = format.reading
         // A failed probe or read leaves the check to the stream's end.
-        if stack.layers.isEmpty, format == .raw, let ranged = try? source.rangedReader(),
+        if stack.layers.isEmpty, format == .raw, request.format.sniffsRawTrailer, let ranged = try? source.rangedReader(),
            let trailer = try? FormatSniffer.trailer(of: ranged) {
             try FormatSniffer.refuse(trailer: trailer)
         }
@@ -68,8 +72,8 @@ struct ReaderChooser {
     private func xzBlockReader(in stack: LayerStack) throws -> (DiskImageReader, [String])? {
         guard XzBlockParallelism.isEnabled,
               let head = try XzHead.decoded(peeking: stack.stream, count: FormatSniffer.headLength),
-              case .image(let format) = FormatSniffer.detect(head: head), format.reading.capabilities.contains(.xzBlocks),
-              (try? format.check(asserted: request.assertedFormat, source: source.displayName)) != nil,
+              let format = try? request.format.format(for: FormatSniffer.detect(head: head), source: source.displayName, inside: ""),
+              format.reading.capabilities.contains(.xzBlocks),
               let reader = try format.reading.xzBlockReader(stack.stream, decodedHead: head, options: options(inside: stack.inside))
         else { return nil }
         _ = try stack.handOver(.compressed(.xz))

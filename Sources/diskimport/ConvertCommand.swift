@@ -1,4 +1,5 @@
 import ArgumentParser
+import DiskImage
 import DiskImportCore
 import Fetch
 import Importer
@@ -57,8 +58,11 @@ struct ConvertCommand: ParsableCommand {
     var json = false
 
     @Option(name: [.customShort("f"), .customLong("format")],
-            help: ArgumentHelp("Assert the image format inside any wrappers (raw, qcow2): an error when the bytes say otherwise.", valueName: "fmt"))
+            help: ArgumentHelp("The image format inside any wrappers, as qemu-img's -f: raw, qcow2, vmdk, vpc, vhdx or vdi. The probe is skipped: -f raw reads any image as its bytes, -f vpc reads a fixed vhd; another format must be what the bytes are.", valueName: "fmt"))
     var format: String?
+
+    @Option(help: ArgumentHelp("The disk to take from an OVA, counted from 1 in the order of the OVF's DiskSection (default: the first).", valueName: "n"))
+    var disk: Int?
 
     @OptionGroup var network: NetworkOptions
 
@@ -97,7 +101,9 @@ struct ConvertCommand: ParsableCommand {
         request.network = try objectStore.adding(to: network.httpOptions(), for: source)
         request.checksum = try checksum.map(Checksum.init(parsing:))
         request.platform = try network.platform()
-        request.assertedFormat = format
+        request.format = try FormatChoice(parsing: format)
+        if let disk, disk < 1 { throw DiskImportError.usage("--disk \(disk): disks are counted from 1") }
+        request.ovaDisk = disk
         return request
     }
 

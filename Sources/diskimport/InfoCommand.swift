@@ -1,4 +1,5 @@
 import ArgumentParser
+import DiskImage
 import DiskImportCore
 import Importer
 
@@ -18,8 +19,11 @@ struct InfoCommand: ParsableCommand {
     var output: OutputFormat = .human
 
     @Option(name: [.customShort("f"), .customLong("format")],
-            help: ArgumentHelp("Assert the image format inside any wrappers (raw, qcow2): an error when the bytes say otherwise.", valueName: "fmt"))
+            help: ArgumentHelp("The image format inside any wrappers, as qemu-img's -f: raw, qcow2, vmdk, vpc, vhdx or vdi. The probe is skipped: -f raw reads any image as its bytes, -f vpc reads a fixed vhd; another format must be what the bytes are.", valueName: "fmt"))
     var format: String?
+
+    @Option(help: ArgumentHelp("The disk of an OVA to describe, counted from 1 in the order of the OVF's DiskSection (default: the first).", valueName: "n"))
+    var disk: Int?
 
     @Flag(help: "Describe the whole backing chain, the image first, as qemu-img info --backing-chain (json: an array).")
     var backingChain = false
@@ -29,6 +33,11 @@ struct InfoCommand: ParsableCommand {
     @OptionGroup(title: "S3 and GCS sources") var objectStore: ObjectStoreOptions
 
     @OptionGroup var common: CommonOptions
+
+    private func checkedDisk() throws -> Int? {
+        if let disk, disk < 1 { throw DiskImportError.usage("--disk \(disk): disks are counted from 1") }
+        return disk
+    }
 
     func run() throws {
         common.bootstrapLogging()
@@ -44,7 +53,8 @@ struct InfoCommand: ParsableCommand {
                 }
                 return
             }
-            let info = try ImageInspector.inspect(source, network: options, platform: platform, assertedFormat: format)
+            let info = try ImageInspector.inspect(source, network: options, platform: platform, format: try parsingFlagValues { try FormatChoice(parsing: format) },
+                                                 ovaDisk: try parsingFlagValues { try checkedDisk() })
             switch output {
             case .human: Console.writeOutput(info.humanText)
             case .json: Console.writeOutput(info.json.rendered() + "\n")

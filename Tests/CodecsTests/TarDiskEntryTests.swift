@@ -24,7 +24,7 @@ import Testing
     func findsTheFirstRegularFileUnderDisk(_ compressor: String?, _ format: String) throws {
         let scratch = try Scratch()
         let tar = try makeTar(Self.layer, at: scratch.file("layer"), format: format, compressor: compressor)
-        let entry = try TarDiskEntry.open(MemoryStream(try contents(tar), maximumRead: 10_000))
+        let entry = try TarDiskEntry.open(MemoryStream(try contents(tar), maximumRead: 10_000)).stream
         #expect(entry.expectedLength == UInt64(Self.disk.count))
         #expect(try drain(entry) == Self.disk)
     }
@@ -32,7 +32,7 @@ import Testing
     @Test func aDotSlashPrefixIsTheSamePath() throws {
         let scratch = try Scratch()
         let tar = try makeTar([.directory("./"), .file("./disk/disk.img", Self.disk)], at: scratch.file("layer.tar"))
-        #expect(try drain(TarDiskEntry.open(MemoryStream(try contents(tar)))) == Self.disk)
+        #expect(try drain(TarDiskEntry.open(MemoryStream(try contents(tar))).stream) == Self.disk)
     }
 
     @Test func aLayerWithoutADiskGivesNilOrAClearError() throws {
@@ -42,14 +42,14 @@ import Testing
             .file("usr/disk/disk.img", Self.disk), .file("disk", Array("a file named disk".utf8)),
         ], at: scratch.file("layer.tar")))
         #expect(try TarDiskEntry.find(in: MemoryStream(tar)) == nil)
-        let error = diskImportError { _ = try TarDiskEntry.open(MemoryStream(tar)) }
+        let error = diskImportError { _ = try TarDiskEntry.open(MemoryStream(tar)).stream }
         #expect(error == DiskImportError.corrupt("tar: no disk image found under disk/"))
     }
 
     @Test func aTruncatedLayerIsAClearError() throws {
         let scratch = try Scratch()
         let tar = try contents(try makeTar([.file("disk/disk.img", Self.disk)], at: scratch.file("layer.tar")))
-        let error = diskImportError { _ = try drain(try TarDiskEntry.open(MemoryStream(Array(tar[..<(tar.count / 2)])))) }
+        let error = diskImportError { _ = try drain(try TarDiskEntry.open(MemoryStream(Array(tar[..<(tar.count / 2)]))).stream) }
         #expect(error?.kind == .corrupt)
         #expect(error?.message.contains("truncated") == true, "\(String(describing: error))")
     }
@@ -57,12 +57,12 @@ import Testing
     @Test func aTruncatedCompressedLayerReportsTheCodecsError() throws {
         let scratch = try Scratch()
         let tgz = try contents(try makeTar([.file("disk/disk.img", Self.disk)], at: scratch.file("layer.tgz"), compressor: "gzip"))
-        let error = diskImportError { _ = try drain(try TarDiskEntry.open(MemoryStream(Array(tgz[..<(tgz.count * 3 / 4)])))) }
+        let error = diskImportError { _ = try drain(try TarDiskEntry.open(MemoryStream(Array(tgz[..<(tgz.count * 3 / 4)]))).stream) }
         #expect(error?.message == "gzip: the data ends in the middle of a member (truncated file)")
     }
 
     @Test func garbageIsNotATar() throws {
-        let error = diskImportError { _ = try TarDiskEntry.open(MemoryStream(sampleData(10_000))) }
+        let error = diskImportError { _ = try TarDiskEntry.open(MemoryStream(sampleData(10_000))).stream }
         #expect(error?.kind == .corrupt)
         #expect(error?.message.hasPrefix("tar: ") == true, "\(String(describing: error))")
     }

@@ -55,7 +55,8 @@ import Testing
     @Test func matrixListsEveryCaseTheGeneratorMakes() throws {
         let listed = try Harness.tool(BlockMapMatrix.generator, "--list").stdout.split(separator: "\n").map(String.init)
         let expected = (BlockMapMatrix.valid + BlockMapMatrix.validDifferencing).map { "valid \($0)" }
-            + BlockMapMatrix.malformed.map { "malformed \($0.name)" }
+            + BlockMapMatrix.malformed.map { "malformed \($0.name)" } + BlockMapMatrix.fixedVpc.map { "fixed \($0)" }
+            + BlockMapMatrix.malformedFixedVpc.map { "fixed-malformed \($0.name)" }
         #expect(listed == expected)
     }
 

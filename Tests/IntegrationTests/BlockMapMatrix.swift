@@ -67,6 +67,18 @@ enum BlockMapMatrix {
         .init(name: "vpc-parent-cycle", expected: "the parent chain loops"),
     ]
 
+    /// Fixed vhds read with `-f vpc`, as `qemu-img convert -f vpc` reads them (without `-f` they are raw).
+    static let fixedVpc = ["vpc-fixed-plain", "vpc-fixed-writes", "vpc-fixed-force-size", "vpc-fixed-force-size-writes",
+                           "vpc-fixed-creator-win", "vpc-fixed-creator-vpc"]
+
+    /// Fixed vhds `-f vpc` refuses: qemu-img refuses the last two; it reads the first, whose footer claims more than
+    /// the file holds, with zeros past the end (and the footer as data), which diskimport refuses as truncated.
+    static let malformedFixedVpc: [Malformed] = [
+        .init(name: "vpc-fixed-oversized", expected: "vpc: the fixed image holds 4212736 bytes, fewer than its 67108864: the image is truncated"),
+        .init(name: "vpc-fixed-dynamic-type", expected: "vpc: invalid VPC image: the footer at the end has disk type 3, not fixed (2)"),
+        .init(name: "vpc-fixed-checksum", expected: "vpc: Incorrect header checksum"),
+    ]
+
     static var valid: [String] { validVdi + validVpc }
     static var malformed: [Malformed] { malformedVdi + malformedVpc + malformedParents }
 

@@ -29,6 +29,8 @@ public final class LayerStack {
     /// The top layer's length when known (the source's length, a tar entry's size); nil under a decoder.
     public private(set) var length: UInt64?
     public let placement: DecoderPlacement
+    /// The disk to take from an OVA (`--disk N`, 1-based); nil takes the first, and refuses nothing.
+    public var ovaDisk: Int?
 
     /// - Parameters:
     ///   - length: the source's length, when known.
@@ -50,7 +52,8 @@ public final class LayerStack {
         }
     }
 
-    /// Peels `wrapper` off the top layer: a decoder, or the tar's disk entry (`TarDiskEntry.open`).
+    /// Peels `wrapper` off the top layer: a decoder, or the tar's disk entry (`TarDiskEntry.open`), an OVA's disk
+    /// included (named "ova" in `layers`).
     public func peel(_ wrapper: Wrapper) throws {
         try admit(wrapper)
         switch wrapper {
@@ -58,7 +61,8 @@ public final class LayerStack {
             stream = PeekableStream(try decoder(compression, for: stream))
             length = nil
         case .tar:
-            let entry = try TarDiskEntry.open(stream)
+            let (entry, isOva) = try TarDiskEntry.open(stream, ovaDisk: ovaDisk)
+            if isOva { layers[layers.count - 1] = "ova" }
             length = entry.expectedLength
             stream = PeekableStream(entry)
         }

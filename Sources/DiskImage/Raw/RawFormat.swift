@@ -21,13 +21,16 @@ public enum RawFormat: DiskImageFormat {
     }
 
     public static func streamingReader(_ stream: PeekableStream, length: UInt64?, options: ReaderOptions) throws -> DiskImageReader {
-        guard length == nil else { return RawStreamReader(stream: stream, virtualSize: length, inside: options.inside) }
-        return RawStreamReader(stream: stream, limit: options.decodedLimit, reason: options.decodedLimitReason, inside: options.inside)
+        guard length == nil else {
+            return RawStreamReader(stream: stream, virtualSize: length, inside: options.inside, sniffsTrailer: options.sniffsRawTrailer)
+        }
+        return RawStreamReader(stream: stream, limit: options.decodedLimit, reason: options.decodedLimitReason, inside: options.inside,
+                               sniffsTrailer: options.sniffsRawTrailer)
     }
 
     public static func xzBlockReader(_ xz: PeekableStream, decodedHead: [UInt8], options: ReaderOptions) throws -> DiskImageReader? {
         XzParallelRawReader(stream: xz, limit: options.decodedLimit, reason: options.decodedLimitReason,
-                            inside: " inside xz" + options.inside, memory: options.memory)
+                            inside: " inside xz" + options.inside, sniffsTrailer: options.sniffsRawTrailer, memory: options.memory)
     }
 
     /// The layer's length in whole sectors: known for a file, a sized body or a tar entry; unknown under compression.

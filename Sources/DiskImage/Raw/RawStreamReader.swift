@@ -14,10 +14,14 @@ public final class RawStreamReader: DiskImageReader {
     private let limited: SizeLimitedStream?
     /// The wrappers around the image, for the message: " inside gzip".
     private let inside: String
+    /// Whether the last sector is sniffed at the end (a DMG refused); false under `-f raw`.
+    private let sniffsTrailer: Bool
 
     /// - Parameter virtualSize: the image's length when the layer knows it (by default the stream's own).
-    public init(stream: ByteStream, virtualSize: UInt64? = nil, inside: String = "", chunkSize: Int = 1 << 20) {
+    public init(stream: ByteStream, virtualSize: UInt64? = nil, inside: String = "", sniffsTrailer: Bool = true,
+                chunkSize: Int = 1 << 20) {
         self.stream = stream
+        self.sniffsTrailer = sniffsTrailer
         self.virtualSize = (virtualSize ?? stream.expectedLength).map(RawFormat.paddedSize)
         self.chunkSize = chunkSize
         self.inside = inside
@@ -25,7 +29,9 @@ public final class RawStreamReader: DiskImageReader {
     }
 
     /// A raw image of unknown size: more than `limit` bytes (`reason` says why, for the message) is an error.
-    public init(stream: ByteStream, limit: UInt64, reason: String?, inside: String = "", chunkSize: Int = 1 << 20) {
+    public init(stream: ByteStream, limit: UInt64, reason: String?, inside: String = "", sniffsTrailer: Bool = true,
+                chunkSize: Int = 1 << 20) {
+        self.sniffsTrailer = sniffsTrailer
         let limited = SizeLimitedStream(stream, limit: limit, reason: reason)
         self.limited = limited
         self.stream = limited
@@ -51,7 +57,7 @@ public final class RawStreamReader: DiskImageReader {
             progress.addGuestBytes(UInt64(n))
             if n < buffer.count { break }
         }
-        try FormatSniffer.refuse(trailer: trailer.trailer(endingAt: offset), inside: inside)
+        if sniffsTrailer { try FormatSniffer.refuse(trailer: trailer.trailer(endingAt: offset), inside: inside) }
         return try RawFormat.pad(sink, from: offset, progress: progress)
     }
 }

@@ -22,6 +22,8 @@ public final class XzParallelRawReader: DiskImageReader, DecodedSizeLimit {
     private var limitReason: String?
     /// The wrappers around the image, for the message: " inside xz".
     private let inside: String
+    /// Whether the last sector is sniffed at the end (a DMG refused); false under `-f raw`.
+    private let sniffsTrailer: Bool
 
     /// - Parameters:
     ///   - stream: the .xz data (its stream header next).
@@ -29,10 +31,11 @@ public final class XzParallelRawReader: DiskImageReader, DecodedSizeLimit {
     ///   - memoryLimit: a block needing a larger decoder is refused with a `.limit` error, as XzStream does.
     ///   - inside: the wrappers around the image, for a refusal's message (" inside xz").
     public init(stream: ByteStream, threads: Int? = nil, limit: UInt64 = .max, reason: String? = nil,
-                inside: String = " inside xz", memoryLimit: UInt64 = XzStream.defaultMemoryLimit,
+                inside: String = " inside xz", sniffsTrailer: Bool = true, memoryLimit: UInt64 = XzStream.defaultMemoryLimit,
                 memory: MemoryBudget = MemoryBudget()) {
         self.memory = memory
         self.stream = stream
+        self.sniffsTrailer = sniffsTrailer
         self.inside = inside
         self.threads = max(1, threads ?? XzBlockParallelism.defaultThreadCount)
         self.limit = limit
@@ -85,7 +88,7 @@ public final class XzParallelRawReader: DiskImageReader, DecodedSizeLimit {
                 }
             }
             try workers?.finish()
-            try FormatSniffer.refuse(trailer: trailer.trailer(endingAt: splitter.decodedSize), inside: inside)
+            if sniffsTrailer { try FormatSniffer.refuse(trailer: trailer.trailer(endingAt: splitter.decodedSize), inside: inside) }
             return try RawFormat.pad(sink, from: splitter.decodedSize, progress: progress)
         } catch {
             workers?.abort()

@@ -17,7 +17,7 @@ enum VpcChain {
     }
 
     static func layers(of source: RandomAccessSource, options: ReaderOptions) throws -> [MappedLayer] {
-        let top = try open(source, name: options.name, asParent: false)
+        let top = try open(source, name: options.name)
         guard let locator = top.parent else { return [top.layer] }
         guard let file = source as? LocalFile else {
             throw DiskImportError.unsupported("\(options.name): vpc: a differencing image's parent (\(locator.parentName)) is only followed for plain local images")
@@ -39,7 +39,7 @@ enum VpcChain {
                 throw DiskImportError.corrupt("\(child.path): vpc: the parent chain loops: its parent \(name) is \(earlier), already in the chain")
             }
             seen[identity] = parent.path
-            let opened = try open(parent, name: parent.path, asParent: true)
+            let opened = try open(parent, name: parent.path)
             guard opened.footer.uniqueID == child.locator.parentID else {
                 throw DiskImportError.corrupt("\(child.path): vpc: its parent \(parent.path) has unique id \(opened.footer.uniqueID.uuidText), not \(child.locator.parentID.uuidText) as the child says: the parent changed after the child was made")
             }
@@ -58,16 +58,12 @@ enum VpcChain {
         return locator.parentName
     }
 
-    /// One image of the chain. A parent may be a fixed disk (its footer only at the end); the top image is never
-    /// one here, since a fixed vhd is probed as raw.
-    static func open(_ source: RandomAccessSource, name: String, asParent: Bool) throws -> Opened {
+    /// One image of the chain. A fixed disk (its footer only at the end) is a parent here, or the top image under
+    /// `-f vpc`: the probe calls it raw.
+    static func open(_ source: RandomAccessSource, name: String) throws -> Opened {
         let head = try source.head(VpcFooter.length)
-        if asParent, !head.starts(with: VpcFooter.cookie), source.length >= UInt64(VpcFooter.length) {
-            let footer = try VpcFooter(bytes: try source.bytes(at: source.length - UInt64(VpcFooter.length), count: VpcFooter.length,
-                                                               what: "the vpc footer"), name: name)
-            guard footer.virtualSize <= source.length - UInt64(VpcFooter.length) else {
-                throw DiskImportError.corrupt("\(name): vpc: the fixed image holds fewer than its \(footer.virtualSize) bytes: the image is truncated")
-            }
+        if !head.starts(with: VpcFooter.cookie) {
+            let footer = try VpcFixedDisk.footer(of: source, name: name)
             return Opened(layer: VpcFixedLayer(source: source, virtualSize: footer.virtualSize), footer: footer, parent: nil)
         }
         let footer = try VpcFooter(bytes: head, name: name)

@@ -3,7 +3,8 @@ import DiskImportCore
 extension ImageFormat {
     /// Virtual PC / Hyper-V vhd images with the footer copied at their start: dynamic and differencing. A fixed vhd
     /// has its footer only at the end, and qemu-img probes it as raw (block/vpc.c vpc_probe looks at the head), so
-    /// it is converted as raw, footer included, exactly as `qemu-img convert -O raw` does.
+    /// it is converted as raw, footer included, exactly as `qemu-img convert -O raw` does; `-f vpc` reads it as vpc
+    /// (`VpcFixedDisk`), as `qemu-img convert -f vpc` does.
     public static let vpc = ImageFormat(VpcFormat.self)
 }
 
@@ -20,6 +21,9 @@ public enum VpcFormat: DiskImageFormat {
     }
 
     public static func streamingReader(_ stream: PeekableStream, length: UInt64?, options: ReaderOptions) throws -> DiskImageReader {
+        if try !stream.peek(VpcFooter.length).starts(with: VpcFooter.cookie) {
+            return VpcFixedStreamReader(stream: stream, options: options)
+        }
         let footer = try VpcFooter(bytes: try stream.peek(VpcFooter.length), name: options.name)
         if footer.diskType == VpcFooter.DiskType.differencing.rawValue {
             throw DiskImportError.unsupported("\(options.name): vpc: a differencing image's parent is only followed for plain local images" + options.inside)
@@ -36,6 +40,9 @@ public enum VpcFormat: DiskImageFormat {
     /// The footer only, as qemu-img info shows it: the size and, for a dynamic disk, its block size as the cluster
     /// size (vpc_get_info), which is in the dynamic header right after the footer copy in the images qemu writes.
     public static func describe(_ stream: PeekableStream, length: UInt64?, name: String) throws -> ImageDescription {
+        if try !stream.peek(VpcFooter.length).starts(with: VpcFooter.cookie) {
+            throw DiskImportError.unsupported("\(name): vpc: a fixed vhd's footer is at its end, past what info reads of a stream: describe a local file, or convert it")
+        }
         let footer = try VpcFooter(bytes: try stream.peek(VpcFooter.length), name: name)
         var clusterSize: UInt64?
         if footer.dataOffset < 64 << 10 {
@@ -47,8 +54,13 @@ public enum VpcFormat: DiskImageFormat {
         return ImageDescription(virtualSize: footer.virtualSize, details: ClusterSizeDetails(clusterSize: clusterSize))
     }
 
+    /// A fixed vhd (`-f vpc`) has no block size: qemu-img info shows no cluster size for it.
     public static func describe(_ source: RandomAccessSource, name: String) throws -> ImageDescription {
-        let footer = try VpcFooter(bytes: try source.head(VpcFooter.length), name: name)
+        let head = try source.head(VpcFooter.length)
+        if !head.starts(with: VpcFooter.cookie) {
+            return ImageDescription(virtualSize: try VpcFixedDisk.footer(of: source, name: name).virtualSize)
+        }
+        let footer = try VpcFooter(bytes: head, name: name)
         let header = try VpcDynamicHeader(bytes: try source.bytes(at: footer.dataOffset, count: VpcDynamicHeader.length,
                                                           what: "the vpc dynamic disk header"), footer: footer, name: name)
         return ImageDescription(virtualSize: footer.virtualSize, details: ClusterSizeDetails(clusterSize: UInt64(header.blockSize)))
