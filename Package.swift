@@ -29,8 +29,11 @@ let package = Package(
         systemLibrary("CZstd", pkgConfig: "libzstd", apt: "libzstd-dev"),
         systemLibrary("CDeflate", pkgConfig: "libdeflate", apt: "libdeflate-dev"),
         systemLibrary("CIsal", pkgConfig: "libisal", apt: "libisal-dev"),
-        systemLibrary("CArchive", pkgConfig: "libarchive", apt: "libarchive-dev"),
-        systemLibrary("CCurl", pkgConfig: "libcurl", apt: "libcurl4-openssl-dev"),
+        // libarchive's and libcurl's headers only: CDelayLoad opens the libraries on first use (no pkg-config, whose
+        // --libs would link them).
+        .systemLibrary(name: "CArchive", providers: [.apt(["libarchive-dev"])]),
+        .systemLibrary(name: "CCurl", providers: [.apt(["libcurl4-openssl-dev"])]),
+        .target(name: "CDelayLoad", dependencies: ["CArchive", "CCurl"], linkerSettings: [.linkedLibrary("dl")]),
         systemLibrary("COpenSSL", pkgConfig: "libcrypto", apt: "libssl-dev"),
         .target(name: "CLinux", cSettings: [.define("_GNU_SOURCE")]),
         // A self-signed P-256 certificate made with the system's libcrypto, for the metrics endpoint.
@@ -42,8 +45,8 @@ let package = Package(
             .product(name: "SystemPackage", package: "swift-system"),
             .product(name: "Logging", package: "swift-log"),
         ]),
-        .target(name: "Codecs", dependencies: ["DiskImportCore", "CZlib", "CIsal", "CLzma", "CZstd", "CArchive"]),
-        .target(name: "Fetch", dependencies: ["DiskImportCore", "Codecs", "CCurl", "COpenSSL"]),
+        .target(name: "Codecs", dependencies: ["DiskImportCore", "CZlib", "CIsal", "CLzma", "CZstd", "CArchive", "CDelayLoad"]),
+        .target(name: "Fetch", dependencies: ["DiskImportCore", "Codecs", "CCurl", "CDelayLoad", "COpenSSL"]),
         .target(name: "DiskImage", dependencies: ["DiskImportCore", "Codecs", "CLinux", "CZlib", "CZstd", "CDeflate"]),
         .target(name: "Target", dependencies: ["DiskImportCore", "CLinux"]),
         .target(name: "Importer", dependencies: ["DiskImportCore", "Fetch", "Codecs", "DiskImage", "Target"]),

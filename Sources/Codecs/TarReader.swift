@@ -1,4 +1,5 @@
 import CArchive
+import CDelayLoad
 import DiskImportCore
 
 #if canImport(Glibc)
@@ -32,7 +33,9 @@ final class TarReader {
     private let feed: TarFeed
 
     init(_ stream: ByteStream, bufferSize: Int = 1 << 20) throws {
-        guard let archive = archive_read_new() else { throw DiskImportError(.io, "tar: cannot allocate a reader") }
+        guard let archive = archive_read_new() else {
+            throw DiskImportError(.io, "tar: " + (carchive_load_failure().map { String(cString: $0) } ?? "cannot allocate a reader"))
+        }
         self.archive = archive
         feed = TarFeed(stream: stream, bufferSize: bufferSize)
         archive_read_support_format_tar(archive)

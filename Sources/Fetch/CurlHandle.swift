@@ -1,4 +1,5 @@
 import CCurl
+import CDelayLoad
 import DiskImportCore
 import SystemPackage
 
@@ -16,7 +17,7 @@ final class CurlHandle {
 
     init() throws {
         guard Self.globalInit == CURLE_OK, let handle = curl_easy_init() else {
-            throw DiskImportError(.network, "libcurl could not be initialised")
+            throw DiskImportError(.network, ccurl_load_failure().map { String(cString: $0) } ?? "libcurl could not be initialised")
         }
         raw = handle
         errorBuffer[0] = 0
