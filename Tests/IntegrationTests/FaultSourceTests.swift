@@ -44,6 +44,24 @@ struct FaultSourceTests {
         }
     }
 
+    /// S3 over TLS behind the proxy, cut at random offsets: the HEAD, the trailer's ranged read and the GET die
+    /// wherever the offset falls, and every resume is a signed ranged GET that moto verifies.
+    @Test func anS3GetCutAtRandomOffsets() throws {
+        var random = FaultRandom()
+        print("FaultSourceTests.anS3GetCutAtRandomOffsets: seed \(random.seed)")
+        let s3 = try ObjectStoreFixture()
+        let key = try s3.putS3("random-cut-\(UUID().uuidString).raw", contentsOf: s3.local("disk.raw"))
+        for offset in Self.offsets(&random) {
+            let proxy = try FaultProxy(s3.fixtures, target: try s3.fixtures["S3_HTTPS_PORT"], ["--cut-after", String(offset), "--cuts", "2"])
+            let target = "cut-\(offset).img"
+            let result = try s3.convert("s3://disks/\(key)", try s3.s3Flags(https: true, port: proxy.port), target: target)
+            #expect(result.status == 0, "cut after \(offset) bytes: \(result.stderr)")
+            try s3.expectIdentical(result, toQemuImgOf: s3.local("disk.raw"), target: target)
+            #expect(proxy.connections.filter { $0["fault"] as? String == "cut" }.count >= 1, "offset \(offset): \(proxy.connections)")
+            try? FileManager.default.removeItem(atPath: s3.directory.file(target))
+        }
+    }
+
     /// The registry behind the proxy: every connection until two have been cut dies at the offset, whichever
     /// request it carries (ping, token, manifest, blob).
     @Test func aRegistryPullCutAtRandomOffsets() throws {
