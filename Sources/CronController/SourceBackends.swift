@@ -22,11 +22,13 @@ public enum SourceBackends {
     }
 }
 
-/// Polls each kind of source its own way.
+/// Polls each kind of source its own way; registry clients are kept between polls.
 struct SourcePollers: SourcePoller {
+    let registryClients = RegistryClientCache()
+
     func poll(_ source: CronSource, previous: String?, access: SourceAccess) throws -> SourceVersion {
         switch source {
-        case .registry(let registry): try RegistryDigestPoller().poll(registry, access: access)
+        case .registry(let registry): try RegistryDigestPoller(clients: registryClients).poll(registry, access: access)
         case .http(let http): try HTTPFilePoller().poll(http, previous: previous, access: access)
         }
     }
@@ -36,9 +38,14 @@ struct SourcePollers: SourcePoller {
 /// `Docker-Content-Digest` (the index's digest for a multi-arch image, so a change of any platform is a new
 /// version, as in CDI). No manifest body and no blob is downloaded when the registry sends the header.
 struct RegistryDigestPoller {
+    let clients: RegistryClientCache
+
     func poll(_ source: RegistrySource, access: SourceAccess) throws -> SourceVersion {
         let reference = try RegistryReference(parsing: source.url)
-        let client = try RegistryClient(for: reference, options: SourceBackends.httpOptions(access))
+        let options = SourceBackends.httpOptions(access)
+        let client = try clients.client(for: reference.registry, options: options) {
+            try RegistryClient(for: reference, options: options)
+        }
         return SourceVersion(digest: try client.resolveDigest(reference).description)
     }
 }

@@ -1,0 +1,56 @@
+import Fetch
+import Synchronization
+
+/// The registry clients of one controller, kept from poll to poll (issue 18 §4): a client keeps its connections
+/// alive and its bearer tokens until they expire, so `cron run` polling fifty crons on two registries opens a few
+/// connections and asks the token server again only when a token runs out, instead of a TLS handshake, a ping and a
+/// token per poll.
+///
+/// A client is shared by the crons that reach one registry with the same trust and the same credentials; a changed
+/// Secret (a new password) or ConfigMap is another key, so it gets a new client and never a token the old
+/// credentials earned. At most `limit` clients are kept, the least recently used dropped first.
+final class RegistryClientCache: Sendable {
+    static let limit = 64
+
+    private struct Entry {
+        var client: RegistryClient
+        var lastUse: UInt64
+    }
+    private struct State {
+        var entries: [String: Entry] = [:]
+        var uses: UInt64 = 0
+    }
+    private let state = Mutex(State())
+
+    /// The client for `registry` reached with `options`, made by `make` the first time.
+    func client(for registry: String, options: HTTPOptions, make: () throws -> RegistryClient) throws -> RegistryClient {
+        let key = Self.key(registry, options)
+        if let client = state.withLock({ state -> RegistryClient? in
+            state.uses += 1
+            state.entries[key]?.lastUse = state.uses
+            return state.entries[key]?.client
+        }) {
+            return client
+        }
+        let client = try make()
+        state.withLock { state in
+            state.uses += 1
+            if state.entries.count >= Self.limit, let oldest = state.entries.min(by: { $0.value.lastUse < $1.value.lastUse })?.key {
+                state.entries[oldest] = nil
+            }
+            state.entries[key] = Entry(client: client, lastUse: state.uses)
+        }
+        return client
+    }
+
+    /// Clients kept now.
+    var count: Int { state.withLock { $0.entries.count } }
+
+    /// Everything a client depends on. The password is part of it (in memory only, never logged), so that a
+    /// changed Secret gets its own client.
+    private static func key(_ registry: String, _ options: HTTPOptions) -> String {
+        [registry, options.caFiles.joined(separator: "\u{0}"), options.insecure ? "insecure" : "verify",
+         options.credentials?.user ?? "", options.credentials?.password ?? "", options.proxy ?? ""]
+            .joined(separator: "\u{1}")
+    }
+}
