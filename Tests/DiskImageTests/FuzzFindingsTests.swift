@@ -1,0 +1,86 @@
+import DiskImportCore
+import Foundation
+import SystemPackage
+import Testing
+@testable import DiskImage
+
+/// Inputs the fuzz targets (Fuzzing/) crashed on, replayed through the same readers: each must now be refused with a
+/// DiskImportError whose message names the problem.
+struct FuzzFindingsTests {
+    /// The bytes of a reproducer in Tests/FuzzFindings.
+    static func reproducer(_ name: String) throws -> [UInt8] {
+        let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("FuzzFindings").appendingPathComponent(name)
+        return Array(try Data(contentsOf: url))
+    }
+
+    /// An image held in memory, read at any offset as a ranged HTTP source would be.
+    final class BytesSource: RandomAccessSource, @unchecked Sendable {
+        let bytes: [UInt8]
+        init(_ bytes: [UInt8]) { self.bytes = bytes }
+        var length: UInt64 { UInt64(bytes.count) }
+        var displayName: String { "fuzz-finding" }
+        func read(at offset: UInt64, into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
+            guard offset < length else { return 0 }
+            let n = min(buffer.count, bytes.count - Int(offset))
+            bytes.withUnsafeBytes { buffer.baseAddress!.copyMemory(from: $0.baseAddress! + Int(offset), byteCount: n) }
+            return n
+        }
+    }
+
+    /// The bytes as a stream, in one piece per read.
+    final class BytesStream: ByteStream {
+        let bytes: [UInt8]
+        var position = 0
+        init(_ bytes: [UInt8]) { self.bytes = bytes }
+        func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
+            let n = min(buffer.count, bytes.count - position)
+            bytes.withUnsafeBytes { buffer.baseAddress!.copyMemory(from: $0.baseAddress! + position, byteCount: n) }
+            position += n
+            return n
+        }
+    }
+
+    /// A sink that keeps nothing: the findings are about refusing, not about the bytes written.
+    final class DiscardingSink: ExtentSink, @unchecked Sendable {
+        func write(_ bytes: UnsafeRawBufferPointer, at offset: UInt64) throws {}
+        func writeZeros(at offset: UInt64, length: UInt64) throws {}
+        func copy(from file: FileDescriptor, sourceOffset: UInt64, to offset: UInt64, length: UInt64) throws {}
+    }
+
+    /// The message `open` fails with; records an issue when it succeeds or fails otherwise.
+    static func refusal(_ open: () throws -> Any) -> String? {
+        do {
+            _ = try open()
+            Issue.record("the reproducer was accepted")
+        } catch let error as DiskImportError {
+            return error.message
+        } catch {
+            Issue.record("not a DiskImportError: \(error)")
+        }
+        return nil
+    }
+
+    /// A sparse vmdk header whose grain offset (0x27ffffffffffff80 sectors) times 512 passes 64 bits: the
+    /// "file truncated" message computed the product and trapped.
+    @Test func vmdkGrainOffsetPast64BitsIsRefused() throws {
+        let bytes = try Self.reproducer("vmdk-grain-offset-overflow")
+        let message = Self.refusal {
+            try VmdkFormat.randomAccessReader(BytesSource(bytes), options: ReaderOptions(name: "d.vmdk"))
+        }
+        #expect(message == "fuzz-finding: vmdk: file truncated, expecting at least 2882303761517117312 sectors")
+    }
+
+    /// A sparse vmdk read from a stream whose grain directory offset (0xffffffff00800000 sectors) times 512 passes 64
+    /// bits: the stream reader's check that the directory lies before the grains computed the product and trapped.
+    @Test func vmdkStreamWithGrainDirectoryPast64BitsNeedsRandomAccess() throws {
+        let bytes = try Self.reproducer("vmdk-stream-gd-offset-overflow")
+        let message = Self.refusal {
+            let reader = try VmdkFormat.streamingReader(PeekableStream(BytesStream(bytes)), length: nil,
+                                                        options: ReaderOptions(name: "d.vmdk"))
+            return try reader.convert(to: DiscardingSink(), progress: TransferProgress())
+        }
+        #expect(message?.hasPrefix("scratch space required: d.vmdk: the vmdk grain directory comes after the grains") == true,
+                "\(message ?? "")")
+    }
+}
