@@ -83,4 +83,37 @@ struct FuzzFindingsTests {
         #expect(message?.hasPrefix("scratch space required: d.vmdk: the vmdk grain directory comes after the grains") == true,
                 "\(message ?? "")")
     }
+
+    /// A sparse vmdk header (in a file of the reproducer's 84248 bytes) whose descriptor offset is 0xffffffffffffff80
+    /// sectors: the sectors it claims (offset * 512) were computed before checking it lies in the file.
+    @Test func vmdkDescriptorPastTheFileIsNotClaimed() throws {
+        let bytes = try Self.reproducer("vmdk-descriptor-offset-overflow") + [UInt8](repeating: 0, count: 84248 - 512)
+        let message = Self.refusal {
+            try VmdkFormat.randomAccessReader(BytesSource(bytes), options: ReaderOptions(name: "d.vmdk"))
+        }
+        #expect(message == "fuzz-finding: vmdk: the grain directory (1 entries at 0x170000) is larger than the file (84248 bytes)")
+    }
+
+    /// A 403-byte qcow2 whose backing file name (at offset 528) starts past the bytes of the head that were read: the
+    /// copy of its bytes made a reversed range and trapped. Now its bytes read as zeros, as qemu's read past the end
+    /// of a file does, so the name is empty (no backing file) and the image converts.
+    @Test func qcow2BackingNamePastTheHeadReadsAsZeros() throws {
+        let bytes = try Self.reproducer("qcow2-backing-name-past-head")
+        let header = try Qcow2Header.read(from: BytesSource(bytes))
+        #expect(header.extensions.backingFileName == "")
+        let reader = try Qcow2Format.randomAccessReader(BytesSource(bytes), options: ReaderOptions(name: "d.qcow2"))
+        #expect(try reader.convert(to: DiscardingSink(), progress: TransferProgress()) == 4 << 20)
+    }
+
+    /// A dynamic vhd read from a stream whose block allocation table offset plus its length passes 2^64: the
+    /// stream's position arithmetic trapped.
+    @Test func vpcStreamTableOffsetPast64BitsIsRefused() throws {
+        let bytes = try Self.reproducer("vpc-stream-table-offset-overflow")
+        let message = Self.refusal {
+            let reader = try VpcFormat.streamingReader(PeekableStream(BytesStream(bytes)), length: nil,
+                                                       options: ReaderOptions(name: "d.vhd"))
+            return try reader.convert(to: DiscardingSink(), progress: TransferProgress())
+        }
+        #expect(message == "d.vhd: vpc: the block allocation table at offset 0xffffffffffffffff ends past 2^64 bytes")
+    }
 }
