@@ -116,4 +116,25 @@ struct FuzzFindingsTests {
         }
         #expect(message == "d.vhd: vpc: the block allocation table at offset 0xffffffffffffffff ends past 2^64 bytes")
     }
+
+    /// A stream-optimized vmdk header claiming 1099494850696 sectors of 64 KiB grains: the stream reader allocated a
+    /// bitmap of every grain the header claims (1 GiB here, petabytes at the format's limit) before reading one.
+    @Test func vmdkStreamBitmapFollowsTheGrainsNotTheClaimedCapacity() throws {
+        let bytes = try Self.reproducer("vmdk-stream-capacity-bitmap")
+        let message = Self.refusal {
+            let reader = try VmdkFormat.streamingReader(PeekableStream(BytesStream(bytes)), length: nil,
+                                                        options: ReaderOptions(name: "d.vmdk"))
+            return try reader.convert(to: DiscardingSink(), progress: TransferProgress())
+        }
+        #expect(message == "d.vmdk: vmdk: the stream is truncated at offset 4096, inside the header's overhead")
+        var bitmap = VmdkGrainBitmap(count: 1 << 54)
+        let inserted = [3, 64, 65, (1 << 54) - 1].map { bitmap.insert($0) }
+        #expect(inserted == [true, true, true, true])
+        let again = bitmap.insert(64)
+        #expect(!again)
+        #expect(bitmap.gaps() == [0..<3, 4..<64, 66..<(1 << 54) - 1])
+        var full = VmdkGrainBitmap(count: 130)
+        for grain in 0..<130 { _ = full.insert(UInt64(grain)) }
+        #expect(full.gaps().isEmpty)
+    }
 }
