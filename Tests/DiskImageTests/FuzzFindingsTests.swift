@@ -137,4 +137,16 @@ struct FuzzFindingsTests {
         for grain in 0..<130 { _ = full.insert(UInt64(grain)) }
         #expect(full.gaps().isEmpty)
     }
+
+    /// A stream-optimized vmdk read from a stream whose grain offset is 9314212027503214976 sectors: without a file
+    /// length nothing bounded it, and skipping the header's overhead (offset * 512) trapped.
+    @Test func vmdkStreamGrainOffsetPast64BitsIsRefused() throws {
+        let bytes = try Self.reproducer("vmdk-stream-grain-offset-overflow")
+        let message = Self.refusal {
+            let reader = try VmdkFormat.streamingReader(PeekableStream(BytesStream(bytes)), length: nil,
+                                                        options: ReaderOptions(name: "d.vmdk"))
+            return try reader.convert(to: DiscardingSink(), progress: TransferProgress())
+        }
+        #expect(message == "d.vmdk: vmdk: grain offset of 9314212027503214976 sectors is too large")
+    }
 }

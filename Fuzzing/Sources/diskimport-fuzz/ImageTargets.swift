@@ -37,12 +37,13 @@ struct ImageFormatTarget {
     }
 }
 
-/// One scratch directory per fuzzing process, removed at exit; readers delete their own files in it.
+/// The scratch directory scripts/fuzz makes for the run and removes after it (libFuzzer ends a process with _exit,
+/// so the process cannot clean up itself); readers delete their own files in it.
 enum ScratchDirectory {
     static let path: String = {
+        if let path = getenv("DISKIMPORT_FUZZ_SCRATCH") { return String(cString: path) }
         let path = NSTemporaryDirectory() + "diskimport-fuzz-\(getpid())"
         try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-        atexit { try? FileManager.default.removeItem(atPath: ScratchDirectory.path) }
         return path
     }()
 }

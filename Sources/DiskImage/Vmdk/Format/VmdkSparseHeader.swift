@@ -68,6 +68,8 @@ struct VmdkSparseHeader: Equatable, Sendable {
             let (bytes, overflow) = grainOffset.multipliedReportingOverflow(by: 512)
             throw DiskImportError.corrupt("\(name): vmdk: file truncated, expecting at least " + (overflow ? "\(grainOffset) sectors" : "\(bytes) bytes"))
         }
+        // Without a file length (a stream) the check above cannot hold the offset: any past 2^63 bytes is impossible.
+        if grainOffset > UInt64(Int64.max) / 512 { throw DiskImportError.corrupt("\(name): vmdk: grain offset of \(grainOffset) sectors is too large") }
         if granularity > 0x200000 { throw DiskImportError.corrupt("\(name): vmdk: invalid granularity \(granularity) sectors, image may be corrupt") }
         if gdEntries > 32 << 20 { throw DiskImportError.corrupt("\(name): vmdk: L1 size too big (\(gdEntries) grain directory entries)") }
         if capacity > UInt64(Int64.max) / 512 { throw DiskImportError.corrupt("\(name): vmdk: capacity of \(capacity) sectors is too large") }
