@@ -11,6 +11,8 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .executable(name: "diskimport", targets: ["diskimport"]),
+        // The parsers, for the libFuzzer targets in Fuzzing/ (a package of its own, depending on this one by path).
+        .library(name: "DiskImportParsers", targets: ["DiskImportCore", "Codecs", "DiskImage", "Fetch", "CronController", "ImporterPod"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),

@@ -69,7 +69,10 @@ final class OrderedStream {
     /// Fills `buffer` with the image bytes at `offset`: those the stream passed already from the spool, the rest from
     /// the stream, skipping up to them (kept in the spool while tables are still to come).
     private func fill(_ buffer: UnsafeMutableRawBufferPointer, from offset: UInt64, what: String, keepingSkipped: Bool) throws {
-        let end = offset + UInt64(buffer.count)
+        let (end, overflows) = offset.addingReportingOverflow(UInt64(buffer.count))
+        if overflows {
+            throw DiskImportError.corrupt("\(name): \(format): the \(what) at offset 0x\(String(offset, radix: 16)) ends past 2^64 bytes")
+        }
         if offset < position {
             let passed = offset..<min(end, position)
             guard try spool.read(passed, into: UnsafeMutableRawBufferPointer(rebasing: buffer[..<passed.count])) else {

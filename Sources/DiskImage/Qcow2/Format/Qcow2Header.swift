@@ -184,7 +184,8 @@ public struct Qcow2Header: Sendable, Equatable {
             guard UInt64(backingFileSize) <= room else { throw corrupt("backing file name too long (\(backingFileSize) bytes)") }
             let start = Int(backingFileOffset), end = start + Int(backingFileSize)
             var nameBytes = [UInt8](repeating: 0, count: Int(backingFileSize))
-            for i in start..<min(end, head.count) { nameBytes[i - start] = head[i] }
+            // Bytes past the head read (a file cut inside the name) read as zeros, as qemu's short reads do.
+            for i in start..<max(start, min(end, head.count)) { nameBytes[i - start] = head[i] }
             // qemu keeps the name as a C string: it ends at the first NUL.
             if let nul = nameBytes.firstIndex(of: 0) { nameBytes.removeSubrange(nul...) }
             extensions.backingFileName = String(decoding: nameBytes, as: UTF8.self)

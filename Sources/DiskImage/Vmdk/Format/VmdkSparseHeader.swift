@@ -64,8 +64,12 @@ struct VmdkSparseHeader: Equatable, Sendable {
         // vmdk_open_vmdk4 keeps l1_entry_sectors in a uint32_t: the product wraps there, as here.
         if UInt32(truncatingIfNeeded: UInt64(gtesPerGT) &* granularity) == 0 { throw DiskImportError.corrupt("\(name): vmdk: L1 entry size is invalid (grain size or grain table size is 0)") }
         if let fileLength, fileLength / 512 < grainOffset {
-            throw DiskImportError.corrupt("\(name): vmdk: file truncated, expecting at least \(grainOffset * 512) bytes")
+            // qemu prints grain_offset * 512 wrapped to int64; a hostile offset past 2^55 sectors is named in sectors.
+            let (bytes, overflow) = grainOffset.multipliedReportingOverflow(by: 512)
+            throw DiskImportError.corrupt("\(name): vmdk: file truncated, expecting at least " + (overflow ? "\(grainOffset) sectors" : "\(bytes) bytes"))
         }
+        // Without a file length (a stream) the check above cannot hold the offset: any past 2^63 bytes is impossible.
+        if grainOffset > UInt64(Int64.max) / 512 { throw DiskImportError.corrupt("\(name): vmdk: grain offset of \(grainOffset) sectors is too large") }
         if granularity > 0x200000 { throw DiskImportError.corrupt("\(name): vmdk: invalid granularity \(granularity) sectors, image may be corrupt") }
         if gdEntries > 32 << 20 { throw DiskImportError.corrupt("\(name): vmdk: L1 size too big (\(gdEntries) grain directory entries)") }
         if capacity > UInt64(Int64.max) / 512 { throw DiskImportError.corrupt("\(name): vmdk: capacity of \(capacity) sectors is too large") }

@@ -84,7 +84,9 @@ final class VmdkImage {
     /// A hosted sparse extent with its grain directory.
     static func sparseExtent(_ file: RandomAccessSource, header: VmdkSparseHeader, format: String) throws -> VmdkExtent {
         var metadata: [(Range<UInt64>, String)] = [(0..<512, "the header")]
-        if header.descriptorOffset > 0, header.descriptorSize > 0, header.descriptorSize < file.length / 512 + 1 {
+        // A descriptor past the end of the file claims no sector of it (and its offset * 512 may pass 64 bits).
+        if header.descriptorOffset > 0, header.descriptorOffset < file.length / 512, header.descriptorSize > 0,
+           header.descriptorSize < file.length / 512 + 1 {
             metadata.append((header.descriptorOffset * 512..<(header.descriptorOffset + header.descriptorSize) * 512, "the descriptor"))
         }
         let entries = Int(header.gdEntries)

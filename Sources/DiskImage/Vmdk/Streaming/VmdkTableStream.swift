@@ -21,13 +21,16 @@ struct VmdkTableStream {
     static let bufferBytes = 1 << 20
 
     func convert(to sink: ExtentSink, progress: TransferProgress) throws -> Outcome {
-        let overheadBytes = header.grainOffset * 512
+        // From a stream the header is checked without a file length, so its offsets may be anything: a product past
+        // 64 bits is as far past the grains as the random-access reader (which refuses it) needs to be told.
+        let (overheadBytes, overheadOverflows) = header.grainOffset.multipliedReportingOverflow(by: 512)
+        let (gdStart, gdOverflows) = header.gdOffset.multipliedReportingOverflow(by: 512)
         let gdBytes = header.gdEntries * 4
         if header.isCompressed {
             return .needsRandomAccess(reason: "its compressed grains have no markers", consumed: [])
         }
-        guard header.gdOffset != VmdkSparseHeader.gdAtEnd, header.gdOffset * 512 + gdBytes <= overheadBytes,
-              overheadBytes <= Self.maxOverheadBytes else {
+        guard header.gdOffset != VmdkSparseHeader.gdAtEnd, !overheadOverflows, !gdOverflows, gdStart <= overheadBytes,
+              gdBytes <= overheadBytes - gdStart, overheadBytes <= Self.maxOverheadBytes else {
             return .needsRandomAccess(reason: "the vmdk grain directory comes after the grains", consumed: [])
         }
         var overhead = [UInt8](repeating: 0, count: Int(overheadBytes))
