@@ -79,17 +79,38 @@ def new_version(images):
     return qcow2
 
 
+def new_version_gz(images):
+    """The next version's qcow2 inside gzip, as a containerDisk layer carries it (pigz -6)."""
+    qcow2 = new_version(images)
+    command = ["pigz", "-p", "2", "-6", "-n", "-c"]
+
+    def build(tmp):
+        with open(tmp, "wb") as out:
+            sh(*command, qcow2, stdout=out)
+    recipe = {"kind": "qcow2.gz", "version": 1, "parent": os.path.basename(qcow2), "command": command}
+    return images.cache.make(images.size_name + "-next-qcow2-gz", recipe, "gz", build)
+
+
 def xfs_delta(ctx, source):
-    """ours: convert --reference (last week's volume) onto XFS; peer: the same convert without it."""
+    """ours: convert --reference (last week's volume) onto XFS; peer: the same convert without it. The new version
+    is a local qcow2: nothing to decode, so the index and the comparisons show in full."""
+    return delta_commands(ctx, source, new_version(ctx.images))
+
+
+def xfs_delta_gz(ctx, source):
+    """The same with the new version as a qcow2.gz (a containerDisk's layer): the delta's work overlaps the decoding."""
+    return delta_commands(ctx, source, new_version_gz(ctx.images))
+
+
+def delta_commands(ctx, source, new):
     from .cases import convert
     xfs = ctx.devices.xfs()
-    new = new_version(ctx.images)
     old_volume = os.path.join(xfs, "old-volume.raw")
     if not os.path.exists(old_volume):
         sh(ctx.binary, "convert", "--no-sync", source, old_volume)
     oracle = os.path.join(xfs, ORACLE)
-    if not os.path.exists(oracle):
-        sh("qemu-img", "convert", "-O", "raw", new, oracle)
+    if not os.path.exists(oracle):  # the same new version for either case: qemu-img reads the plain qcow2
+        sh("qemu-img", "convert", "-O", "raw", new_version(ctx.images), oracle)
     ours = convert(ctx, new, False, "--reference", old_volume, out=os.path.join(xfs, "delta.raw"))
     peer = convert(ctx, new, False, out=os.path.join(xfs, "plain.raw"))
     peer.label = "peer"

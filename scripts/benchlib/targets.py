@@ -14,7 +14,7 @@ import subprocess
 
 from .cache import log, sh
 from .cases import NO_SYNC, SYNC, Case, convert, qemu_img
-from .delta import same_as_qemu_img, xfs_delta
+from .delta import same_as_qemu_img, xfs_delta, xfs_delta_gz
 from .images import copy_data_extents
 
 
@@ -101,6 +101,9 @@ CASES = [
          xfs_delta, compare=same_as_qemu_img,
          note="next week's image (+8 packages, fresh mkfs) with last week's volume as --reference, onto XFS reflink=1; "
               "target: >=85% of its data shared"),
+    Case("xfs-delta-gz", "target", "real", "raw", "diskimport convert (no --reference)", "reference", NO_SYNC, 1.2,
+         xfs_delta_gz, compare=same_as_qemu_img,
+         note="as xfs-delta, the new version as a qcow2.gz (a containerDisk layer): the delta's work overlaps gunzip"),
     Case("block-qcow2-64k", "target", "real", "qcow2", "qemu-img convert -t writeback -O raw", "root", SYNC, None,
          block, note="a loop device; O_DIRECT and fsync against qemu-img's flush"),
 ]
