@@ -37,6 +37,8 @@ let package = Package(
         .systemLibrary(name: "CCurl", providers: [.apt(["libcurl4-openssl-dev"])]),
         .target(name: "CDelayLoad", dependencies: ["CArchive", "CCurl"], linkerSettings: [.linkedLibrary("dl")]),
         systemLibrary("COpenSSL", pkgConfig: "libcrypto", apt: "libssl-dev"),
+        // XXH3-128, the block hash of `--reference` (Target's ReferenceIndex).
+        systemLibrary("CXxhash", pkgConfig: "libxxhash", apt: "libxxhash-dev"),
         .target(name: "CLinux", cSettings: [.define("_GNU_SOURCE")]),
         // A self-signed P-256 certificate made with the system's libcrypto, for the metrics endpoint.
         .target(name: "CSelfSignedCertificate", linkerSettings: [.linkedLibrary("crypto")]),
@@ -50,7 +52,7 @@ let package = Package(
         .target(name: "Codecs", dependencies: ["DiskImportCore", "CZlib", "CIsal", "CLzma", "CZstd", "CArchive", "CDelayLoad"]),
         .target(name: "Fetch", dependencies: ["DiskImportCore", "Codecs", "CCurl", "CDelayLoad", "COpenSSL"]),
         .target(name: "DiskImage", dependencies: ["DiskImportCore", "Codecs", "CLinux", "CZlib", "CZstd", "CDeflate"]),
-        .target(name: "Target", dependencies: ["DiskImportCore", "CLinux"]),
+        .target(name: "Target", dependencies: ["DiskImportCore", "CLinux", "CXxhash"]),
         .target(name: "Importer", dependencies: ["DiskImportCore", "Fetch", "Codecs", "DiskImage", "Target"]),
         .target(name: "CronController", dependencies: [
             "CLinux", "DiskImportCore", "Importer", "Fetch", "Target", "MetricsEndpoint",

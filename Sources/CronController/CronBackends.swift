@@ -44,6 +44,8 @@ public struct VolumeImportRequest: Sendable {
     public var preallocation: Bool
     /// Where the import may keep data that arrives before it can be placed; nil means the target's directory.
     public var scratchDirectory: String?
+    /// Earlier volumes on the same reflink filesystem whose blocks the new one shares (`convert --reference`).
+    public var references: [String] = []
 }
 
 /// What an import reports back.
@@ -52,10 +54,15 @@ public struct VolumeImportResult: Sendable, Equatable {
     public var size: UInt64
     /// Bytes the import wrote to its scratch directory (data that arrived before it could be placed).
     public var scratchBytes: UInt64
+    /// Data bytes stored, and the part of them cloned from the references.
+    public var writtenBytes: UInt64
+    public var sharedBytes: UInt64
 
-    public init(size: UInt64, scratchBytes: UInt64 = 0) {
+    public init(size: UInt64, scratchBytes: UInt64 = 0, writtenBytes: UInt64 = 0, sharedBytes: UInt64 = 0) {
         self.size = size
         self.scratchBytes = scratchBytes
+        self.writtenBytes = writtenBytes
+        self.sharedBytes = sharedBytes
     }
 }
 

@@ -267,10 +267,13 @@ struct CronReconciler {
         try store.save(status)
         try store.beginImport(volume, root: storageClass.root)
         logger.info("\(cron.name): importing \(DisplayURL.redacted(reference)) into \(volume) (storage class \(storageClass.name))")
-        let request = VolumeImportRequest(cron: cron.name, reference: reference, source: cron.source, access: access, pin: pin,
+        var request = VolumeImportRequest(cron: cron.name, reference: reference, source: cron.source, access: access, pin: pin,
                                           checksum: cron.source.http != nil ? status.sourceChecksum : nil,
                                           targetPath: store.diskPath(volume, root: storageClass.root), sizing: sizing,
                                           preallocation: cron.preallocation, scratchDirectory: scratch)
+        let deltaReference = try DeltaReference.newestVolume(of: cron.name, in: storageClass, besides: volume, store: store)
+        request.references = deltaReference.map { [$0.path] } ?? []
+        if let deltaReference { logger.info("\(cron.name): \(volume) shares the blocks it can with \(deltaReference.name)") }
         let result = try importer.importVolume(request)
         if result.scratchBytes > 0 {
             logger.info("\(cron.name): \(result.scratchBytes) bytes went through scratch space in \(scratch)")
@@ -278,9 +281,15 @@ struct CronReconciler {
         guard FileSystem.isRegularFile(request.targetPath) else {
             throw DiskImportError(.io, "the import finished without writing \(request.targetPath)")
         }
-        try store.save(VolumeRecord(name: volume, cron: cron.name, dataSource: cron.managedDataSource, digest: digest,
-                                    source: DisplayURL.redacted(reference), created: now, lastUse: now, path: request.targetPath, size: result.size,
-                                    storageClass: storageClass.name, capacity: sizing.capacity))
+        var record = VolumeRecord(name: volume, cron: cron.name, dataSource: cron.managedDataSource, digest: digest,
+                                  source: DisplayURL.redacted(reference), created: now, lastUse: now, path: request.targetPath, size: result.size,
+                                  storageClass: storageClass.name, capacity: sizing.capacity)
+        if let shared = deltaReference {
+            record.referenceVolume = shared.name
+            record.sharedBytes = result.sharedBytes
+            record.ownBytes = result.writtenBytes - min(result.writtenBytes, result.sharedBytes)
+        }
+        try store.save(record)
         try store.finishImport(volume, root: storageClass.root)
         // The same volume in the class it was in before (a default class change): replaced by this one.
         if let previous, previous.directory != FileSystem.split(request.targetPath).directory {

@@ -66,6 +66,9 @@ public struct CronStatusReport: Sendable {
                     ("size", v.size.map { .number(Double($0)) } ?? .null),
                     ("storageClass", .string(v.className)), ("capacity", v.capacity.map { .number(Double($0)) } ?? .null),
                     ("snapshotPath", optional(v.snapshotPath)),
+                    ("referenceVolume", optional(v.referenceVolume)),
+                    ("ownBytes", v.ownBytes.map { .number(Double($0)) } ?? .null),
+                    ("sharedBytes", v.sharedBytes.map { .number(Double($0)) } ?? .null),
                 ])
             })),
         ]
@@ -190,9 +193,11 @@ public struct CronStatusReport: Sendable {
         for ds in dataSources {
             sources.add([ds.name, ds.reference.map { "→ \($0)" } ?? ds.cron, ds.ready ? "True" : "False", ds.volume ?? ""])
         }
-        var volumeTable = TextTable(["VOLUME", "CRON", "DIGEST", "LAST USE", "SIZE"])
+        // OWN / SHARED: a delta volume's data stored by itself and shared with its reference volume (issue 21).
+        var volumeTable = TextTable(["VOLUME", "CRON", "DIGEST", "LAST USE", "SIZE", "OWN", "SHARED"])
         for v in volumes {
-            volumeTable.add([v.name, v.cron, Self.shortDigest(v.digest), v.lastUse.description, v.size.map(Quantity.describe) ?? ""])
+            volumeTable.add([v.name, v.cron, Self.shortDigest(v.digest), v.lastUse.description, v.size.map(Quantity.describe) ?? "",
+                             v.ownBytes.map(Quantity.describe) ?? "", v.sharedBytes.map(Quantity.describe) ?? ""])
         }
         text += "\n" + sources.render() + "\n" + volumeTable.render()
         if !templates.isEmpty { text += "\n" + templateTable() }

@@ -117,13 +117,15 @@ struct ConverterVolumeImporter: VolumeImporter {
         convert.filesystemOverhead = request.sizing.filesystemOverhead
         convert.preallocation = request.preallocation ? .falloc : .off
         convert.scratchDirectory = request.scratchDirectory
+        convert.references = request.references
         convert.network = SourceBackends.httpOptions(request.access)
         convert.network.headers += try request.pin.map(HTTPHeader.init(parsing:))
         convert.checksum = try request.checksum.map(Checksum.init(parsing:))
         convert.platform = try request.source.registry?.architecture.map { try RegistryPlatform(parsingArchitecture: $0) }
         do {
             let result = try Converter(request: convert, logger: Log.logger("cron-import")).run()
-            return VolumeImportResult(size: result.targetLength, scratchBytes: result.scratchBytes)
+            return VolumeImportResult(size: result.targetLength, scratchBytes: result.scratchBytes,
+                                      writtenBytes: result.bytesWritten, sharedBytes: result.bytesSharedWithReference)
         } catch let error as DiskImportError where !request.pin.isEmpty && error.message.hasPrefix("HTTP status 412 ") {
             // The pin held: the file changed between the poll and the import.
             throw DiskImportError(.network, "\(DisplayURL.redacted(request.reference)) changed since it was polled "

@@ -157,6 +157,11 @@ public struct VolumeRecord: Codable, Equatable, Sendable {
     public var capacity: UInt64?
     /// Its reflink snapshot, `<class root>/snapshots/<name>/disk.img`, in a `snapshot` class.
     public var snapshotPath: String?
+    /// A delta volume: the volume whose blocks it shares (`convert --reference`), the data bytes it stored itself and
+    /// those it shares, as of its import; nil for a full copy and in records from before delta volumes.
+    public var referenceVolume: String? = nil
+    public var ownBytes: UInt64? = nil
+    public var sharedBytes: UInt64? = nil
 
     /// The class, with records from before classes counted as `default`.
     public var className: String { storageClass ?? StorageClasses.defaultName }

@@ -20,6 +20,9 @@ public struct StorageClass: Sendable, Equatable {
     /// `storageclass.kubevirt.io/is-default-virt-class: "true"`.
     public var isVirtDefault = false
     public var sourceFormat: SourceFormat = .pvc
+    /// `deltaVolumes` (default true): on a root that makes reflinks, a cron's new volume shares the blocks its newest
+    /// volume already holds (`convert --reference`); false imports every version as a full copy.
+    public var deltaVolumes = true
 
     public init(name: String, root: String) {
         self.name = name
@@ -102,7 +105,7 @@ public struct StorageClasses: Sendable {
         for item in items {
             let name = item.mapping?["metadata"]?.mapping?["name"]?.scalar?.string ?? ""
             let fields = try YAMLFields(item, path: "", owner: "storage class \"\(name)\"", diagnostics: diagnostics)
-            fields.warnUnknown(known: ["metadata", "root", "dataImportCronSourceFormat"],
+            fields.warnUnknown(known: ["metadata", "root", "dataImportCronSourceFormat", "deltaVolumes"],
                                ignored: ["apiVersion", "kind", "provisioner", "parameters", "reclaimPolicy", "volumeBindingMode",
                                          "allowVolumeExpansion"])
             let metadata = try fields.requiredObject("metadata")
@@ -121,6 +124,7 @@ public struct StorageClasses: Sendable {
                 }
                 storageClass.sourceFormat = parsed
             }
+            if let delta = try fields.bool("deltaVolumes") { storageClass.deltaVolumes = delta }
             classes.append(storageClass)
         }
         let result = StorageClasses(classes)

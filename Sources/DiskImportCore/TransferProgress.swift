@@ -11,6 +11,7 @@ public final class TransferProgress: Sendable {
     private let writtenBytesCounter = Atomic<UInt64>(0)
     private let holeBytesCounter = Atomic<UInt64>(0)
     private let clonedBytesCounter = Atomic<UInt64>(0)
+    private let sharedWithReferenceCounter = Atomic<UInt64>(0)
 
     public init() {}
 
@@ -44,6 +45,11 @@ public final class TransferProgress: Sendable {
     /// The part of `writtenBytes` that shares the source's blocks (a reflink clone) instead of copying them.
     public var clonedBytes: UInt64 { clonedBytesCounter.load(ordering: .relaxed) }
     public func addClonedBytes(_ n: UInt64) { clonedBytesCounter.add(n, ordering: .relaxed) }
+
+    /// The part of `writtenBytes` that shares the blocks of a reference volume (`--reference`): found there by
+    /// content and cloned instead of stored again.
+    public var sharedWithReferenceBytes: UInt64 { sharedWithReferenceCounter.load(ordering: .relaxed) }
+    public func addSharedWithReferenceBytes(_ n: UInt64) { sharedWithReferenceCounter.add(n, ordering: .relaxed) }
 
     /// Completion as a fraction in 0...1: by source bytes while the source length is known, else by guest bytes.
     public var fraction: Double {

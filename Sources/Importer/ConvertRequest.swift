@@ -35,6 +35,9 @@ public struct ConvertRequest: Sendable {
     public var format: FormatChoice = .probe
     /// The disk to take from an OVA (`--disk N`, 1-based); nil takes the first. An error for a source that is no OVA.
     public var ovaDisk: Int?
+    /// `--reference`: earlier volumes on the target's reflink filesystem whose blocks the target shares where it
+    /// would store the same bytes (`ReferenceVolumes`).
+    public var references: [String] = []
 
     public init(source: String, target: String) {
         self.source = source
@@ -51,6 +54,8 @@ public struct ConvertResult: Sendable {
     public var bytesWritten: UInt64
     /// The part of `bytesWritten` shared with the source by reflink rather than copied.
     public var bytesCloned: UInt64
+    /// The part of `bytesWritten` cloned from the `--reference` volumes, found there by content.
+    public var bytesSharedWithReference: UInt64
     /// Guest bytes that read as zeros without being written (holes, BLKZEROOUT).
     public var holeBytes: UInt64
     public var scratchBytes: UInt64

@@ -38,7 +38,7 @@ public final class Converter {
             let options = TargetOptions(virtualSize: reader.virtualSize, allocatedData: try reader.allocatedData(),
                                         requestedSize: request.requestedSize,
                                         overhead: request.filesystemOverhead, preallocation: request.preallocation,
-                                        durable: request.sync)
+                                        durable: request.sync, references: request.references)
             let target = try TargetOpener.open(path: request.target, options: options, progress: progress)
             if let capacity = Self.capacity(of: target) {
                 decodedLimit?.tighten(to: capacity, reason: "what \(target.path) can hold")
@@ -57,6 +57,7 @@ public final class Converter {
             return ConvertResult(
                 sourceFormat: layers.last ?? "raw", layers: layers, virtualSize: guestSize,
                 bytesRead: source?.storedBytesRead ?? progress.sourceBytes, bytesWritten: progress.writtenBytes, bytesCloned: progress.clonedBytes,
+                bytesSharedWithReference: progress.sharedWithReferenceBytes,
                 holeBytes: progress.holeBytes, scratchBytes: reader.scratchBytes, seconds: MonotonicClock.now() - start,
                 targetKind: outcome.kind, targetLength: outcome.length, preallocation: outcome.preallocation)
         } catch {

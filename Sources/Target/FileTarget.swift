@@ -31,6 +31,8 @@ public final class FileTarget: DiskTarget, @unchecked Sendable {
     private let progress: TransferProgress
     private let reflink: Reflink
     private let placement: FilePlacement
+    /// With `--reference`: stores data runs by cloning what the reference volumes already hold.
+    private let sharing: ReferenceSharing?
     private let state = Mutex(State.writing)
     /// Whether the import ends with an fsync, and the bytes stored since writeback was last started.
     private let writeBackEarly: Bool
@@ -52,14 +54,17 @@ public final class FileTarget: DiskTarget, @unchecked Sendable {
     /// when it is known, all holes. `space` caps the size and decides the final length; `blockSize` is the
     /// filesystem's (f_bsize), the alignment of reflink clones.
     public init(path: String, finalPath: String, virtualSize: UInt64?, space: SpacePlan, blockSize: UInt64,
-                preallocation: PreallocationMode, progress: TransferProgress, writeBackEarly: Bool = false) throws {
+                preallocation: PreallocationMode, progress: TransferProgress, writeBackEarly: Bool = false,
+                references: ReferenceIndex? = nil) throws {
         self.path = path
         self.writeBackEarly = writeBackEarly
         self.space = space
         self.preallocation = preallocation
         self.progress = progress
         capacity = space.capacity(virtualSize: virtualSize)
-        reflink = Reflink(blockSize: blockSize)
+        let reflink = Reflink(blockSize: blockSize)
+        self.reflink = reflink
+        sharing = references.map { ReferenceSharing(index: $0, reflink: reflink, progress: progress) }
         placement = try FilePlacement.create(path: path, finalPath: finalPath)
         fd = placement.fd
         do {
@@ -86,7 +91,7 @@ public final class FileTarget: DiskTarget, @unchecked Sendable {
             if isZero {
                 holes += UInt64(range.count)
             } else {
-                try TargetIO.writeAll(fd, UnsafeRawBufferPointer(rebasing: bytes[range]), at: offset + UInt64(range.lowerBound), path: path)
+                try store(UnsafeRawBufferPointer(rebasing: bytes[range]), at: offset + UInt64(range.lowerBound))
                 written += UInt64(range.count)
             }
         }
@@ -131,13 +136,22 @@ public final class FileTarget: DiskTarget, @unchecked Sendable {
                 return
             }
             var stored: UInt64 = 0
-            if run.length >= Self.kernelCopyThreshold {
+            if run.length >= Self.kernelCopyThreshold, sharing == nil {
                 stored = try kernelCopy(from: file, sourceOffset: run.sourceOffset, to: run.guestOffset, length: run.length)
             }
             if stored < run.length {
-                try TargetIO.writeAll(fd, UnsafeRawBufferPointer(rebasing: data[Int(stored)...]), at: run.guestOffset + stored, path: path)
+                try store(UnsafeRawBufferPointer(rebasing: data[Int(stored)...]), at: run.guestOffset + stored)
             }
             written += run.length
+        }
+    }
+
+    /// Stores guest data: written, or cloned from the references where they hold the same blocks.
+    private func store(_ bytes: UnsafeRawBufferPointer, at offset: UInt64) throws {
+        if let sharing {
+            try sharing.store(bytes, at: offset, into: fd, path: path)
+        } else {
+            try TargetIO.writeAll(fd, bytes, at: offset, path: path)
         }
     }
 

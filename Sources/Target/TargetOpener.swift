@@ -19,9 +19,13 @@ public struct TargetOptions: Sendable {
     public var preallocation: PreallocationMode
     /// The import ends with an fsync: a file target starts writing its data back as it goes (see `FileTarget`).
     public var durable: Bool
+    /// `--reference`: earlier volumes whose blocks a file target shares where it would store the same bytes.
+    public var references: [String]
 
     public init(virtualSize: UInt64?, allocatedData: AllocatedData? = nil, requestedSize: UInt64? = nil,
-                overhead: FilesystemOverhead? = nil, preallocation: PreallocationMode = .off, durable: Bool = false) {
+                overhead: FilesystemOverhead? = nil, preallocation: PreallocationMode = .off, durable: Bool = false,
+                references: [String] = []) {
+        self.references = references
         self.virtualSize = virtualSize
         self.allocatedData = allocatedData
         self.requestedSize = requestedSize
@@ -67,6 +71,9 @@ public enum TargetOpener {
     /// A block device is its whole volume: an image larger than it is refused under either rules, in CDI's words
     /// under CDI's (its `availableSpace` is the device size, pkg/importer/data-processor.go `calculateTargetSize`).
     private static func openBlockDevice(path: String, options: TargetOptions, progress: TransferProgress) throws -> BlockDeviceTarget {
+        if !options.references.isEmpty {
+            throw DiskImportError.usage("--reference: target \(path) is a block device; only a file target can share a reference's blocks")
+        }
         let device = try BlockDeviceTarget(path: path, virtualSize: options.overhead == nil ? options.virtualSize : nil,
                                            preallocation: options.preallocation, progress: progress)
         if options.overhead != nil, let size = options.virtualSize, size > device.deviceSize {
@@ -84,9 +91,11 @@ public enum TargetOpener {
         if let data = options.allocatedData, !mayShare(data, with: filesystem, directory: directory(of: finalPath)) {
             try space.check(dataBytes: data.bytes, target: path)
         }
+        let references = try ReferenceVolumes.index(paths: options.references, targetDirectory: directory(of: finalPath),
+                                                    blockSize: filesystem.blockSize)
         return try FileTarget(path: path, finalPath: finalPath, virtualSize: options.virtualSize, space: space,
                               blockSize: filesystem.blockSize, preallocation: options.preallocation, progress: progress,
-                              writeBackEarly: options.durable)
+                              writeBackEarly: options.durable, references: references)
     }
 
     /// Whether the target may share the data's blocks with its source file rather than store them: the same

@@ -64,6 +64,15 @@ struct ConvertCommand: ParsableCommand {
     @Option(help: ArgumentHelp("The disk to take from an OVA, counted from 1 in the order of the OVF's DiskSection (default: the first).", valueName: "n"))
     var disk: Int?
 
+    @Option(help: ArgumentHelp("""
+        An earlier version of the disk (a raw file volume); repeatable. Its data blocks are indexed by content first, \
+        and every 4 KiB block of the import found there (at any offset; the bytes are compared) is cloned from it \
+        instead of stored, so the new volume costs only its new blocks. OLD must be a regular file on TARGET's \
+        filesystem, and that must share blocks (XFS with reflink=1, btrfs): elsewhere convert fails before writing. \
+        Deleting OLD later leaves TARGET intact.
+        """, valueName: "old"))
+    var reference: [String] = []
+
     @OptionGroup var network: NetworkOptions
 
     @OptionGroup(title: "S3 and GCS sources") var objectStore: ObjectStoreOptions
@@ -104,6 +113,7 @@ struct ConvertCommand: ParsableCommand {
         request.format = try FormatChoice(parsing: format)
         if let disk, disk < 1 { throw DiskImportError.usage("--disk \(disk): disks are counted from 1") }
         request.ovaDisk = disk
+        request.references = reference
         return request
     }
 
@@ -116,6 +126,7 @@ struct ConvertCommand: ParsableCommand {
             ("bytes-read", .number(Double(result.bytesRead))),
             ("bytes-written", .number(Double(result.bytesWritten))),
             ("bytes-cloned", .number(Double(result.bytesCloned))),
+            ("bytes-shared-with-reference", .number(Double(result.bytesSharedWithReference))),
             ("hole-bytes", .number(Double(result.holeBytes))),
             ("scratch-bytes", .number(Double(result.scratchBytes))),
             ("seconds", .number(result.seconds)),

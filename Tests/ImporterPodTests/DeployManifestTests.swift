@@ -57,7 +57,7 @@ import Yams
 
     @Test func containerfileInstallsTheRuntimeLibrariesAndRunsImport() throws {
         let text = try String(contentsOf: Self.deploy.appendingPathComponent("Containerfile"), encoding: .utf8)
-        for package in ["libcurl4", "liblzma5", "libzstd1", "libarchive13", "libdeflate0", "libisal2", "zlib1g", "libssl3"] {
+        for package in ["libcurl4", "liblzma5", "libzstd1", "libxxhash0", "libarchive13", "libdeflate0", "libisal2", "zlib1g", "libssl3"] {
             #expect(text.contains(" \(package) ") || text.contains(" \(package)\n"), "runtime stage lacks \(package)")
         }
         #expect(text.contains("FROM docker.io/library/debian:12-slim"))

@@ -206,7 +206,7 @@ struct CronStorageClassTests {
     }
 }
 
-/// An XFS with reflink=1 on a loop device, mounted for one test; unmounted and detached when released.
+/// An XFS (reflink=1 unless told otherwise) on a loop device, mounted for one test; unmounted and detached when released.
 final class XFSMount {
     static let available: Bool = {
         guard getuid() == 0, FileManager.default.fileExists(atPath: "/dev/loop-control") else { return false }
@@ -218,11 +218,11 @@ final class XFSMount {
     private let backing: TemporaryDirectory
     private let device: String
 
-    init() throws {
+    init(reflink: Bool = true) throws {
         backing = try TemporaryDirectory()
         let file = backing.file("xfs.img")
         try Harness.tool("truncate", "-s", "320M", file)
-        try Harness.tool("mkfs.xfs", "-q", "-m", "reflink=1", file)
+        try Harness.tool("mkfs.xfs", "-q", "-m", reflink ? "reflink=1" : "reflink=0", file)
         device = try Harness.tool("losetup", "-f", "--show", file).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
         path = backing.file("mnt")
         try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)

@@ -42,6 +42,12 @@ class Probes:
         b = self.binary
         if feature == "root":
             return None if os.geteuid() == 0 else ("skipped", "needs root (loop devices, mounts)")
+        if feature == "reference":
+            # --reference needs a reflink filesystem; its absence from --help is what "not on main yet" means here.
+            if os.geteuid() != 0:
+                return ("skipped", "needs root (loop devices, mounts)")
+            helped = subprocess.run([b, "convert", "--help"], capture_output=True, text=True)
+            return None if "--reference" in helped.stdout else ("skipped", "not on main yet (no convert --reference)")
         if feature == "raw":
             return self._run([b, "convert", tiny["raw"]])
         if feature == "qcow2":

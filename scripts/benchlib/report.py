@@ -25,6 +25,9 @@ def ratio_cell(result):
         if result.get("target_ms") is not None:
             mark = "ok" if result["diskimport_ms_per_run"] <= result["target_ms"] else "MISS"
             cell += " (<=%g ms %s)" % (result["target_ms"], mark)
+    if "shared_fraction" in result:
+        mark = "ok" if result["shared_fraction"] >= 0.85 else "MISS"
+        cell += "; %.1f%% shared (>=85%% %s)" % (100 * result["shared_fraction"], mark)
     return cell
 
 

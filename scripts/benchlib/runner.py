@@ -165,6 +165,11 @@ def run_case(case, ours, peer, stages, work, pairs, max_pairs, extra_until=None)
         "identical": True,
         "load": [load_start, loadavg()],
     }
+    summary = facts[id(ours)].get("summary", {})
+    if "bytes-shared-with-reference" in summary and summary.get("bytes-written"):
+        # The delta case: how much of the new version's data the old volume already held (issue 21: >= 85%).
+        result["shared_bytes"] = int(summary["bytes-shared-with-reference"])
+        result["shared_fraction"] = round(summary["bytes-shared-with-reference"] / summary["bytes-written"], 4)
     if case.per_run > 1:
         result.update({"per_run": case.per_run, "diskimport_ms_per_run": round(1000 * ours_s / case.per_run, 2),
                        "peer_ms_per_run": round(1000 * peer_s / case.per_run, 2), "target_ms": case.target_ms})
