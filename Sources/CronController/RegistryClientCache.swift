@@ -47,9 +47,6 @@ final class RegistryClientCache: Sendable {
         return client
     }
 
-    /// Clients kept now.
-    var count: Int { state.withLock { $0.entries.count } }
-
     /// What a client is shared by: everything it depends on but the password (kept beside it, in memory only).
     private static func key(_ registry: String, _ options: HTTPOptions) -> String {
         [registry, options.caFiles.joined(separator: "\u{0}"), options.insecure ? "insecure" : "verify",

@@ -179,26 +179,24 @@ final class HandlePool: @unchecked Sendable {
 
     /// An idle handle, a new one while under the limit, or waits for one to come back.
     func take(make: () throws -> CurlHandle) throws -> CurlHandle {
-        let mayCreate: Bool = monitor.locked {
+        // The idle handle is taken under the same lock that saw it: another reader may be waiting for it too (taking
+        // it after a second lock let two readers find one handle, and the second crashed on an empty list).
+        let reused: CurlHandle? = monitor.locked {
             while idle.isEmpty && created >= limit { monitor.wait() }
-            if idle.isEmpty {
-                created += 1
-                return true
-            }
-            return false
+            if let handle = idle.popLast() { return handle }
+            created += 1
+            return nil
         }
-        if mayCreate {
-            do {
-                return try make()
-            } catch {
-                monitor.locked {
-                    created -= 1
-                    monitor.broadcast()
-                }
-                throw error
+        if let reused { return reused }
+        do {
+            return try make()
+        } catch {
+            monitor.locked {
+                created -= 1
+                monitor.broadcast()
             }
+            throw error
         }
-        return monitor.locked { idle.removeLast() }
     }
 
     func give(_ handle: CurlHandle) {
