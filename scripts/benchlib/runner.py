@@ -166,7 +166,8 @@ def run_case(case, ours, peer, stages, work, pairs, max_pairs, extra_until=None)
         "load": [load_start, loadavg()],
     }
     summary = facts[id(ours)].get("summary", {})
-    if "bytes-shared-with-reference" in summary and summary.get("bytes-written"):
+    # Every summary carries the key (0 without --reference): only a case that passes --reference is a delta case.
+    if "--reference" in " ".join(map(str, ours.argv or [])) + " " + (ours.shell or "") and summary.get("bytes-written"):
         # The delta case: how much of the new version's data the old volume already held (issue 21: >= 85%).
         result["shared_bytes"] = int(summary["bytes-shared-with-reference"])
         result["shared_fraction"] = round(summary["bytes-shared-with-reference"] / summary["bytes-written"], 4)
