@@ -1,4 +1,5 @@
 import DiskImportCore
+import Fetch
 import Logging
 
 #if canImport(Glibc)
@@ -86,8 +87,6 @@ public struct CronRunner {
     }
 
     public static func systemSleep(_ seconds: Int64) {
-        var left = timespec(tv_sec: Int(seconds), tv_nsec: 0)
-        var remaining = timespec()
-        while nanosleep(&left, &remaining) != 0 && errno == EINTR { left = remaining }
+        Monotonic.sleep(Double(seconds))
     }
 }

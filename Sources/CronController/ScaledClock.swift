@@ -1,3 +1,5 @@
+import Fetch
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -18,12 +20,9 @@ public struct ScaledClock: Sendable {
         UTCInstant(secondsSinceEpoch: Int64((origin + (Self.realSeconds() - origin) * scale).rounded(.down)))
     }
 
-    /// Sleeps `seconds` of scaled time (`nanosleep`, resumed after signals).
+    /// Sleeps `seconds` of scaled time.
     public func sleep(_ seconds: Int64) {
-        let real = Double(seconds) / scale
-        var left = timespec(tv_sec: Int(real), tv_nsec: Int((real - real.rounded(.down)) * 1e9))
-        var remaining = timespec()
-        while nanosleep(&left, &remaining) != 0 && errno == EINTR { left = remaining }
+        Monotonic.sleep(Double(seconds) / scale)
     }
 
     /// CLOCK_REALTIME in seconds, with its fraction.
