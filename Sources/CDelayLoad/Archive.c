@@ -32,7 +32,7 @@ static const char *const names[] = {
 
 static struct delayed_library library = {
     .soname = "libarchive.so.13", .package = "libarchive13", .names = names, .slots = (void **)&archive,
-    .count = sizeof names / sizeof names[0], .once = PTHREAD_ONCE_INIT,
+    .count = sizeof names / sizeof names[0], .lock = PTHREAD_MUTEX_INITIALIZER,
 };
 _Static_assert(sizeof archive == sizeof names / sizeof names[0] * sizeof(void *), "one slot per name");
 

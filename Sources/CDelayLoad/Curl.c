@@ -27,7 +27,7 @@ static const char *const names[] = {
 
 static struct delayed_library library = {
     .soname = "libcurl.so.4", .package = "libcurl4", .names = names, .slots = (void **)&curl,
-    .count = sizeof names / sizeof names[0], .once = PTHREAD_ONCE_INIT,
+    .count = sizeof names / sizeof names[0], .lock = PTHREAD_MUTEX_INITIALIZER,
 };
 _Static_assert(sizeof curl == sizeof names / sizeof names[0] * sizeof(void *), "one slot per name");
 

@@ -10,10 +10,7 @@
 #include <dlfcn.h>
 #include <stdio.h>
 
-static struct delayed_library *loading;
-
-static void load(void) {
-    struct delayed_library *library = loading;
+static void load(struct delayed_library *library) {
     void *handle = dlopen(library->soname, RTLD_NOW | RTLD_LOCAL);
     if (!handle) {
         snprintf(library->failure, sizeof library->failure, "cannot load %s (install %s): %s",
@@ -31,12 +28,13 @@ static void load(void) {
 }
 
 int delayed_library_ready(struct delayed_library *library) {
-    // pthread_once takes no argument: a process-wide lock passes the library to load().
-    static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
     if (__atomic_load_n(&library->loaded, __ATOMIC_ACQUIRE)) return 1;
-    pthread_mutex_lock(&lock);
-    loading = library;
-    pthread_once(&library->once, load);
-    pthread_mutex_unlock(&lock);
+    // The first caller loads; the others wait here, and after a failure every call returns at once.
+    pthread_mutex_lock(&library->lock);
+    if (!library->attempted) {
+        library->attempted = 1;
+        load(library);
+    }
+    pthread_mutex_unlock(&library->lock);
     return __atomic_load_n(&library->loaded, __ATOMIC_ACQUIRE);
 }

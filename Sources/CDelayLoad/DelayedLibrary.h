@@ -11,7 +11,8 @@ struct delayed_library {
     const char *const *names;  // the functions to bind, in the order of `slots`
     void **slots;
     size_t count;
-    pthread_once_t once;
+    pthread_mutex_t lock;      // PTHREAD_MUTEX_INITIALIZER
+    int attempted;             // guarded by lock
     int loaded;
     char failure[512];
 };

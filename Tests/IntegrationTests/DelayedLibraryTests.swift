@@ -35,11 +35,8 @@ struct DelayedLibraryTests {
     @Test(.enabled(if: Fixtures.available, Fixtures.absentReason))
     func anHTTPSourceOpensLibcurl() throws {
         let http = try HTTPFixture()
-        var environment = ProcessInfo.processInfo.environment
-        environment["LD_DEBUG"] = "files"
-        let result = try Harness.run(Harness.binary, ["info", try http.files("private/disk.raw")] + (try http.trust + http.login),
-                                     environment: environment)
+        let (result, opened) = try Self.librariesOpened(["info", try http.files("private/disk.raw")] + (try http.trust + http.login))
         #expect(result.status == 0, "\(result.stderr)")
-        #expect(result.stderr.contains("file=libcurl.so.4"), "\(result.stderr.prefix(2000))")
+        #expect(opened.contains("file=libcurl.so.4"), "\(opened)")
     }
 }
